@@ -1,0 +1,223 @@
+"""Farm config: a YAML file describing the farm, its pump and its zones.
+
+Errors name the file, the line and the key, so a technician can fix the file
+without reading Python tracebacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from smartfarm.agronomy import CROPS, SOILS, Crop, Soil, Thresholds, default_thresholds
+
+# Ids end up in MQTT topics and line protocol: no wildcards, slashes, spaces or commas.
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class FarmConfigError(ValueError):
+    """A farm config file that cannot be used; the message says where and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ThresholdOverride(_Strict):
+    start: Fraction
+    stop: Fraction
+
+    @model_validator(mode="after")
+    def _start_below_stop(self) -> ThresholdOverride:
+        if self.start >= self.stop:
+            raise ValueError(f"start ({self.start}) must be below stop ({self.stop})")
+        return self
+
+
+class SensorCalibration(_Strict):
+    """Two-point calibration of a capacitive probe: raw ADC in dry air and in water."""
+
+    raw_dry: int = Field(3200, ge=0, le=65535)
+    raw_wet: int = Field(1300, ge=0, le=65535)
+    vwc_dry: float = Field(0.0, ge=0.0, le=1.0)
+    vwc_wet: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class ZoneConfig(_Strict):
+    id: Id
+    name: str = Field(min_length=1, max_length=80)
+    crop: str
+    soil: str
+    area_m2: float = Field(gt=0, le=1_000_000)
+    emitters: int = Field(gt=0, le=1_000_000)
+    emitter_flow_lph: float = Field(gt=0, le=100)
+    valve: Id
+    sensors: list[Id] = Field(min_length=1)
+    thresholds: ThresholdOverride | None = None
+    max_run_minutes: int = Field(60, ge=1, le=720)
+
+    @model_validator(mode="after")
+    def _known_presets(self) -> ZoneConfig:
+        if self.crop not in CROPS:
+            raise ValueError(f"unknown crop {self.crop!r}; known: {', '.join(sorted(CROPS))}")
+        if self.soil not in SOILS:
+            raise ValueError(f"unknown soil {self.soil!r}; known: {', '.join(sorted(SOILS))}")
+        return self
+
+    @property
+    def flow_lph(self) -> float:
+        """Design flow of the zone when its valve is open (litres per hour)."""
+        return self.emitters * self.emitter_flow_lph
+
+    @property
+    def soil_preset(self) -> Soil:
+        return SOILS[self.soil]
+
+    @property
+    def crop_preset(self) -> Crop:
+        return CROPS[self.crop]
+
+    @cached_property
+    def effective_thresholds(self) -> Thresholds:
+        if self.thresholds is not None:
+            return Thresholds(self.thresholds.start, self.thresholds.stop)
+        return default_thresholds(self.soil_preset, self.crop_preset)
+
+
+class PumpConfig(_Strict):
+    capacity_lph: float = Field(gt=0, le=10_000_000)
+
+
+class FarmInfo(_Strict):
+    id: Id
+    name: str = Field(min_length=1, max_length=120)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    pump: PumpConfig
+
+
+class FarmConfig(_Strict):
+    farm: FarmInfo
+    zones: list[ZoneConfig] = Field(min_length=1)
+    calibration: dict[Id, SensorCalibration] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_devices(self) -> FarmConfig:
+        _no_duplicates("zone id", [z.id for z in self.zones])
+        _no_duplicates("valve id", [z.valve for z in self.zones])
+        _no_duplicates("sensor id", [s for z in self.zones for s in z.sensors])
+        devices = {z.valve for z in self.zones} & {s for z in self.zones for s in z.sensors}
+        if devices:
+            raise ValueError(f"ids used both as valve and sensor: {', '.join(sorted(devices))}")
+        for zone in self.zones:
+            if zone.flow_lph > self.farm.pump.capacity_lph:
+                raise ValueError(
+                    f"zone {zone.id} needs {zone.flow_lph:.0f} L/h but the pump gives only "
+                    f"{self.farm.pump.capacity_lph:.0f} L/h"
+                )
+        return self
+
+    def zone(self, zone_id: str) -> ZoneConfig:
+        for zone in self.zones:
+            if zone.id == zone_id:
+                return zone
+        raise KeyError(zone_id)
+
+    def zone_of_sensor(self, sensor_id: str) -> ZoneConfig | None:
+        for zone in self.zones:
+            if sensor_id in zone.sensors:
+                return zone
+        return None
+
+    def zone_of_valve(self, valve_id: str) -> ZoneConfig | None:
+        for zone in self.zones:
+            if zone.valve == valve_id:
+                return zone
+        return None
+
+    def calibration_of(self, sensor_id: str) -> SensorCalibration:
+        return self.calibration.get(sensor_id, SensorCalibration())
+
+
+def _no_duplicates(what: str, values: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value!r}")
+        seen.add(value)
+
+
+def load_farm_config(path: str | Path) -> FarmConfig:
+    """Read and validate a farm config file, or raise FarmConfigError naming file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise FarmConfigError(f"{path}: cannot read farm config: {err.strerror}") from err
+    return parse_farm_config(text, str(path))
+
+
+def parse_farm_config(text: str, source: str = "<farm config>") -> FarmConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(err, "problem", None) or str(err)
+        raise FarmConfigError(f"{where}: not valid YAML: {problem}") from err
+    if not isinstance(data, dict):
+        raise FarmConfigError(f"{source}:1: the file must be a mapping with 'farm' and 'zones'")
+    try:
+        return FarmConfig.model_validate(data)
+    except ValidationError as err:
+        raise FarmConfigError(_describe(err, root, source)) from err
+
+
+def _describe(err: ValidationError, root: yaml.Node | None, source: str) -> str:
+    lines = []
+    for error in err.errors():
+        loc = tuple(error["loc"])
+        key = _dotted(loc)
+        line = _line_of(root, loc)
+        message = re.sub(r"^Value error, ", "", error["msg"])
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        where = f"{source}:{line}" if line else source
+        lines.append(f"{where}: {key or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest YAML node that ``loc`` reaches."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == part:
+                    child, line = value_node, key_node.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                child = node.value[part]
+                line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line

@@ -1,0 +1,72 @@
+"""Domain types shared by every process: frozen values, converted at the edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One soil-moisture reading as stored: vwc is volumetric water content (m3/m3)."""
+
+    farm: str
+    zone: str
+    sensor: str
+    ts: datetime
+    seq: int
+    vwc: float
+    raw: int | None = None
+    temp_c: float | None = None
+    battery_v: float | None = None
+
+
+class ValveStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ValveState:
+    """A valve's last reported state; ``until`` is when it will close itself."""
+
+    valve: str
+    status: ValveStatus
+    ts: datetime
+    command_id: str | None = None
+    until: datetime | None = None
+    since: datetime | None = None
+
+
+class Action(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+    HOLD = "hold"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the gateway could not accept, kept with the reason."""
+
+    received_at: datetime
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """A controller decision as logged: what, for which zone, why, and who asked."""
+
+    ts: datetime
+    zone: str
+    action: Action
+    reason: str
+    by: str = "controller"
+    command_id: str | None = None
+    duration_s: int | None = None

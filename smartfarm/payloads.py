@@ -1,0 +1,87 @@
+"""Encode and decode MQTT payloads against the JSON Schemas of docs/protocol.md."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+MAX_PAYLOAD_BYTES = 4096
+# Readings may come from nodes that buffered for days; older than this is a broken clock.
+MAX_READING_AGE = timedelta(days=30)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class BadPayload(ValueError):
+    """A payload we refuse; ``reason`` is a short stable code (a metric label)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    text = resources.files("smartfarm.schemas").joinpath(f"{name}.json").read_text("utf-8")
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _reject_constant(name: str) -> float:
+    raise BadPayload("not_finite", f"{name} is not a number JSON allows")
+
+
+def decode(name: str, payload: bytes) -> dict[str, Any]:
+    """Parse and validate a payload against schema ``name``; raise BadPayload with the reason."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise BadPayload("too_large", f"{len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(payload, parse_constant=_reject_constant)
+    except BadPayload:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BadPayload("not_json", str(err)) from err
+    if not isinstance(data, dict):
+        raise BadPayload("schema", "payload must be a JSON object")
+    error = next(iter(validator(name).iter_errors(data)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(payload)"
+        raise BadPayload("schema", f"{where}: {error.message}")
+    _check_finite(data)
+    return data
+
+
+def _check_finite(data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadPayload("not_finite", f"{key} is not finite")
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse an RFC 3339 UTC time as written by our devices (``...Z``)."""
+    ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if ts.tzinfo is None:
+        raise ValueError(f"time without zone: {text}")
+    return ts.astimezone(UTC)
+
+
+def format_ts(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def check_reading_time(ts: datetime, now: datetime) -> None:
+    if ts > now + MAX_CLOCK_SKEW:
+        raise BadPayload("ts_future", f"ts {format_ts(ts)} is ahead of gateway time {format_ts(now)}")
+    if ts < now - MAX_READING_AGE:
+        raise BadPayload("ts_too_old", f"ts {format_ts(ts)} is older than {MAX_READING_AGE.days} days")
+
+
+def encode(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()

@@ -1,0 +1,128 @@
+"""Settings of each process, from SMARTFARM_* environment variables and CLI flags.
+
+Each process builds its own settings object in main() and passes it down; nothing
+here runs at import time. Secrets have no defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    """``mqtt://[user:pass@]host[:port]`` or ``mqtts://...`` (TLS, default port 8883)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        raise ValueError(f"MQTT URL {url!r}: scheme must be mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError(f"MQTT URL {url!r}: no host")
+    tls = parts.scheme in ("mqtts", "ssl")
+    return MqttEndpoint(
+        host=parts.hostname,
+        port=parts.port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class CommonSettings(BaseSettings):
+    """What every process needs: the farm, the broker and the state database."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTFARM_", extra="ignore")
+
+    farm_file: Path = Path("examples/farm.yaml")
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    topic_prefix: str = Field("farm", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    var_dir: Path = Path("var")
+    # SQLAlchemy URL of the state database (decisions, dead letters); SQLite under var_dir if unset.
+    state_db_url: str | None = None
+    log_level: str = "INFO"
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _valid_mqtt_url(cls, value: str) -> str:
+        parse_mqtt_url(value)
+        return value
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return parse_mqtt_url(self.mqtt_url)
+
+    def resolved_state_db_url(self) -> str:
+        return self.state_db_url or f"sqlite:///{self.var_dir / 'state.db'}"
+
+
+class TelemetrySettings(BaseSettings):
+    """Where readings are stored: SQLite under var_dir by default, InfluxDB if a URL is set."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTFARM_", extra="ignore")
+
+    influx_url: str | None = None
+    # v2 API (InfluxDB 2.x, 3.x, Cloud, 1.8+): token, org and bucket.
+    influx_token: SecretStr | None = None
+    influx_org: str | None = None
+    influx_bucket: str | None = None
+    # v1 API (InfluxDB 1.x): database, optional user and password.
+    influx_database: str | None = None
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    telemetry_sqlite: Path | None = None
+
+    def influx_api(self) -> Literal["v1", "v2"] | None:
+        if not self.influx_url:
+            return None
+        if self.influx_bucket:
+            if not (self.influx_token and self.influx_org):
+                raise ValueError("SMARTFARM_INFLUX_BUCKET needs SMARTFARM_INFLUX_TOKEN and _ORG")
+            return "v2"
+        if self.influx_database:
+            return "v1"
+        raise ValueError(
+            "SMARTFARM_INFLUX_URL is set: also set SMARTFARM_INFLUX_BUCKET (v2 API) "
+            "or SMARTFARM_INFLUX_DATABASE (v1 API)"
+        )
+
+
+class GatewaySettings(CommonSettings, TelemetrySettings):
+    client_id: str = "smartfarm-gateway"
+    batch_max: int = Field(500, ge=1, le=5000)
+    batch_seconds: float = Field(0.5, gt=0, le=10)
+
+
+class ControllerSettings(CommonSettings):
+    client_id: str = "smartfarm-controller"
+    evaluate_seconds: float = Field(2.0, gt=0, le=3600)
+    # A reading older than this is stale: the controller will not water on it.
+    stale_after_seconds: float = Field(900.0, gt=0)
+    # After a farmer presses Stop, automatic watering waits this long.
+    manual_stop_hold_minutes: float = Field(30.0, ge=0)
+
+
+class ApiSettings(CommonSettings, TelemetrySettings):
+    client_id: str = "smartfarm-api"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class SimSettings(CommonSettings):
+    client_id_prefix: str = "sim"
+    # Soil physics runs this many times faster than the clock; devices keep real time.
+    speed: float = Field(600.0, gt=0, le=1_000_000)
+    report_seconds: float = Field(2.0, gt=0)
+    seed: int = 1

@@ -1,0 +1,1 @@
+"""Stores: time series (TelemetryStore) and operational state (StateStore)."""
