@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smartfarm.agronomy import CROPS, SOILS, Crop, Soil, Thresholds, default_thresholds
 
@@ -63,13 +63,19 @@ class ZoneConfig(_Strict):
     thresholds: ThresholdOverride | None = None
     max_run_minutes: int = Field(60, ge=1, le=720)
 
-    @model_validator(mode="after")
-    def _known_presets(self) -> ZoneConfig:
-        if self.crop not in CROPS:
-            raise ValueError(f"unknown crop {self.crop!r}; known: {', '.join(sorted(CROPS))}")
-        if self.soil not in SOILS:
-            raise ValueError(f"unknown soil {self.soil!r}; known: {', '.join(sorted(SOILS))}")
-        return self
+    @field_validator("crop")
+    @classmethod
+    def _known_crop(cls, value: str) -> str:
+        if value not in CROPS:
+            raise ValueError(f"unknown crop {value!r}; known: {', '.join(sorted(CROPS))}")
+        return value
+
+    @field_validator("soil")
+    @classmethod
+    def _known_soil(cls, value: str) -> str:
+        if value not in SOILS:
+            raise ValueError(f"unknown soil {value!r}; known: {', '.join(sorted(SOILS))}")
+        return value
 
     @property
     def flow_lph(self) -> float:

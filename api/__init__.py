@@ -1,0 +1,1 @@
+"""API: FastAPI under /api/v1 and the phone page."""

@@ -1,0 +1,173 @@
+"""The FastAPI application: farm status and the farmer's buttons under /api/v1."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from api import schemas
+from api.live import LiveState, cancel
+from smartfarm import payloads
+from smartfarm.config import FarmConfig, ZoneConfig
+from smartfarm.models import DecisionRecord, ValveStatus
+from smartfarm.mqtt import MqttLink
+from smartfarm.settings import ApiSettings
+from smartfarm.stores.base import TelemetryStore
+from smartfarm.stores.state import StateStore
+from smartfarm.topics import QOS_COMMAND, Topics
+
+STATIC = Path(__file__).parent / "static"
+# Older than this, the page marks a reading stale (sensors report every few minutes).
+STALE_AFTER = timedelta(minutes=15)
+
+
+def create_app(
+    farm: FarmConfig, settings: ApiSettings, telemetry: TelemetryStore, state: StateStore
+) -> FastAPI:
+    topics = Topics(settings.topic_prefix, farm.farm.id)
+    link = MqttLink(settings.mqtt, settings.client_id)
+    live = LiveState(link, topics)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await link.start()
+        follower = asyncio.create_task(live.follow())
+        try:
+            yield
+        finally:
+            await cancel(follower)
+            await link.stop()
+
+    app = FastAPI(
+        title="smartfarm",
+        version="0.1.0",
+        summary="Soil moisture and drip irrigation for one farm",
+        lifespan=lifespan,
+    )
+
+    def zone_or_404(zone_id: str) -> ZoneConfig:
+        try:
+            return farm.zone(zone_id)
+        except KeyError:
+            raise HTTPException(404, f"zone {zone_id!r} does not exist") from None
+
+    def request(zone: ZoneConfig, action: str, minutes: int | None) -> schemas.Accepted:
+        if not link.connected:
+            raise HTTPException(503, "not connected to the farm's broker; try again shortly")
+        body: dict[str, object] = {
+            "v": 1, "id": uuid.uuid4().hex[:16], "action": action, "zone": zone.id, "by": "web",
+        }
+        if minutes is not None:
+            body["minutes"] = minutes
+        link.publish(topics.controller_request(), payloads.encode(body), QOS_COMMAND)
+        return schemas.Accepted(request_id=str(body["id"]))
+
+    @app.get("/api/v1/farm", response_model=schemas.Farm)
+    def get_farm() -> schemas.Farm:
+        return schemas.Farm(id=farm.farm.id, name=farm.farm.name)
+
+    @app.get("/api/v1/zones", response_model=list[schemas.ZoneStatus])
+    def list_zones() -> list[schemas.ZoneStatus]:
+        now = datetime.now(UTC)
+        return [zone_status(z, telemetry, state, live, now) for z in farm.zones]
+
+    @app.get("/api/v1/zones/{zone_id}", response_model=schemas.ZoneStatus)
+    def get_zone(zone_id: str) -> schemas.ZoneStatus:
+        return zone_status(zone_or_404(zone_id), telemetry, state, live, datetime.now(UTC))
+
+    @app.get("/api/v1/zones/{zone_id}/history", response_model=schemas.History)
+    def zone_history(
+        zone_id: str, hours: Annotated[float, Query(gt=0, le=24 * 366)] = 24
+    ) -> schemas.History:
+        zone = zone_or_404(zone_id)
+        end = datetime.now(UTC)
+        start = end - timedelta(hours=hours)
+        points = [
+            schemas.Point(ts=r.ts, sensor=r.sensor, vwc=r.vwc)
+            for r in telemetry.history(zone.sensors, start, end)
+        ]
+        return schemas.History(zone=zone.id, start=start, end=end, points=points)
+
+    @app.post("/api/v1/zones/{zone_id}/water", status_code=202, response_model=schemas.Accepted)
+    def water_now(zone_id: str, body: schemas.WaterNow) -> schemas.Accepted:
+        return request(zone_or_404(zone_id), "water_now", body.minutes)
+
+    @app.post("/api/v1/zones/{zone_id}/stop", status_code=202, response_model=schemas.Accepted)
+    def stop(zone_id: str) -> schemas.Accepted:
+        return request(zone_or_404(zone_id), "stop", None)
+
+    @app.get("/api/v1/decisions", response_model=list[schemas.DecisionOut])
+    def list_decisions(
+        zone: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> list[schemas.DecisionOut]:
+        return [decision_out(d) for d in state.decisions(zone, limit)]
+
+    @app.get("/api/v1/dead-letters", response_model=list[schemas.DeadLetterOut])
+    def list_dead_letters(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[schemas.DeadLetterOut]:
+        return [
+            schemas.DeadLetterOut(
+                received_at=d.received_at, topic=d.topic, reason=d.reason, detail=d.detail,
+                payload_preview=d.payload[:200].decode("utf-8", errors="replace"),
+            )
+            for d in state.dead_letters(limit)
+        ]
+
+    @app.get("/healthz", response_model=schemas.Health)
+    def health() -> schemas.Health:
+        problems = [] if link.connected else ["not connected to the MQTT broker"]
+        if problems:
+            raise HTTPException(503, {"status": "degraded", "problems": problems})
+        return schemas.Health(status="ok", problems=[])
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def decision_out(d: DecisionRecord) -> schemas.DecisionOut:
+    return schemas.DecisionOut(
+        ts=d.ts, zone=d.zone, action=d.action.value, reason=d.reason, by=d.by,
+        command_id=d.command_id, duration_s=d.duration_s,
+    )
+
+
+def zone_status(
+    zone: ZoneConfig, telemetry: TelemetryStore, state: StateStore, live: LiveState,
+    now: datetime,
+) -> schemas.ZoneStatus:
+    latest = telemetry.latest(zone.sensors)
+    moisture = statistics.median(r.vwc for r in latest.values()) if latest else None
+    moisture_at = max((r.ts for r in latest.values()), default=None)
+    valve = live.valve(zone.valve)
+    last = state.decisions(zone.id, limit=1)
+    t = zone.effective_thresholds
+    return schemas.ZoneStatus(
+        id=zone.id, name=zone.name, crop=zone.crop, crop_estimate=not zone.crop_preset.fao56,
+        soil=zone.soil, thresholds=schemas.ThresholdsOut(start=t.start, stop=t.stop),
+        moisture=round(moisture, 4) if moisture is not None else None,
+        moisture_at=moisture_at,
+        moisture_stale=moisture_at is None or now - moisture_at > STALE_AFTER,
+        valve=schemas.ValveOut(
+            id=zone.valve,
+            state=valve.status.value if valve else ValveStatus.UNKNOWN.value,
+            since=valve.since if valve else None,
+            until=valve.until if valve else None,
+            command_id=valve.command_id if valve else None,
+        ),
+        last_decision=decision_out(last[0]) if last else None,
+    )

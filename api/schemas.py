@@ -1,0 +1,85 @@
+"""Request and response bodies of the API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from controller.rules import MAX_MANUAL_MINUTES
+
+
+class Farm(BaseModel):
+    id: str
+    name: str
+
+
+class ThresholdsOut(BaseModel):
+    start: float = Field(description="Watering starts below this volumetric water content")
+    stop: float = Field(description="Watering stops at or above this")
+
+
+class ValveOut(BaseModel):
+    id: str
+    state: str = Field(description="open, closed, offline or unknown")
+    since: datetime | None = None
+    until: datetime | None = Field(None, description="When the valve will close itself")
+    command_id: str | None = None
+
+
+class DecisionOut(BaseModel):
+    ts: datetime
+    zone: str
+    action: str
+    reason: str
+    by: str
+    command_id: str | None = None
+    duration_s: int | None = None
+
+
+class ZoneStatus(BaseModel):
+    id: str
+    name: str
+    crop: str
+    crop_estimate: bool = Field(description="True if the crop values are estimates, not FAO-56")
+    soil: str
+    thresholds: ThresholdsOut
+    moisture: float | None = Field(None, description="Median of the zone's latest readings, m3/m3")
+    moisture_at: datetime | None = None
+    moisture_stale: bool
+    valve: ValveOut
+    last_decision: DecisionOut | None = None
+
+
+class WaterNow(BaseModel):
+    minutes: int = Field(ge=1, le=MAX_MANUAL_MINUTES, examples=[10])
+
+
+class Accepted(BaseModel):
+    request_id: str
+
+
+class Point(BaseModel):
+    ts: datetime
+    sensor: str
+    vwc: float
+
+
+class History(BaseModel):
+    zone: str
+    start: datetime
+    end: datetime
+    points: list[Point]
+
+
+class DeadLetterOut(BaseModel):
+    received_at: datetime
+    topic: str
+    reason: str
+    detail: str
+    payload_preview: str
+
+
+class Health(BaseModel):
+    status: str
+    problems: list[str]

@@ -1,0 +1,1 @@
+"""Controller: pure irrigation rules wrapped in MQTT and APScheduler adapters."""

@@ -1,0 +1,1 @@
+"""Gateway: MQTT readings in, validated and calibrated, into the TelemetryStore."""

@@ -1,0 +1,3 @@
+from smartfarm.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""A thin asyncio adapter around paho-mqtt 2.
+
+paho runs its network loop in its own thread; callbacks only convert the message
+to our frozen ``Message`` and hand it to the event loop, never doing work there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from smartfarm.settings import MqttEndpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+class MqttLink:
+    """One MQTT connection: subscribes on every (re)connect, queues incoming messages."""
+
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        client_id: str,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        *,
+        will: Will | None = None,
+        clean_session: bool = True,
+        on_connect_publish: Sequence[tuple[str, bytes, int, bool]] = (),
+        queue_size: int = 0,
+    ) -> None:
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self.subscriptions = list(subscriptions)
+        self.messages: asyncio.Queue[Message] = asyncio.Queue(maxsize=queue_size)
+        self._birth = list(on_connect_publish)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connected = asyncio.Event()
+        self._failures = 0
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=paho.MQTTv311,
+        )
+        if endpoint.username:
+            self.client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            self.client.tls_set_context(ssl.create_default_context())
+        if will is not None:
+            self.client.will_set(will.topic, will.payload, will.qos, will.retain)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def start(self, timeout: float = 15.0) -> None:
+        """Connect and start paho's network thread; wait for the first CONNACK."""
+        self._loop = asyncio.get_running_loop()
+        self.client.connect_async(self.endpoint.host, self.endpoint.port, keepalive=30)
+        self.client.loop_start()
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            self.client.loop_stop()
+            raise ConnectionError(
+                f"{self.client_id}: no MQTT connection to "
+                f"{self.endpoint.host}:{self.endpoint.port} after {timeout:.0f}s"
+            ) from None
+
+    async def stop(self) -> None:
+        self.client.disconnect()
+        await asyncio.to_thread(self.client.loop_stop)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queue a publish; paho keeps QoS 1 messages across reconnects of this client."""
+        self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        _userdata: Any,
+        _flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("%s: broker refused connection: %s", self.client_id, reason)
+            return
+        if self._failures:
+            log.info("%s: reconnected after %d failures", self.client_id, self._failures)
+            self._failures = 0
+        if self.subscriptions:
+            client.subscribe(self.subscriptions)
+        for topic, payload, qos, retain in self._birth:
+            client.publish(topic, payload, qos=qos, retain=retain)
+        self._set_connected(True)
+
+    def _on_disconnect(
+        self,
+        _client: paho.Client,
+        _userdata: Any,
+        _flags: paho.DisconnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if self._failures == 0 and reason.is_failure:
+            log.warning("%s: lost MQTT connection: %s", self.client_id, reason)
+        self._failures += 1
+        self._set_connected(False)
+
+    def _on_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        if self._loop is None:
+            return
+        message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain))
+        self._loop.call_soon_threadsafe(self.messages.put_nowait, message)
+
+    def _set_connected(self, value: bool) -> None:
+        if self._loop is None:
+            return
+        action = self._connected.set if value else self._connected.clear
+        self._loop.call_soon_threadsafe(action)

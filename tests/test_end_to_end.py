@@ -1,0 +1,114 @@
+"""The four processes as real subprocesses on a real Mosquitto: sensors -> gateway -> store ->
+API, and controller -> bounded valve commands -> valves that close themselves."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from smartfarm import payloads
+from smartfarm.testing.mosquitto import MosquittoServer
+from smartfarm.testing.probe import Probe
+from smartfarm.topics import Topics
+from tests.conftest import Stack
+
+TOPICS = Topics("farm", "demo-farm")
+
+
+def poll(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if ok(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {timeout}s; last value: {value!r}")
+        time.sleep(0.2)
+
+
+def zones(stack: Stack) -> dict[str, dict[str, Any]]:
+    response = httpx.get(f"{stack.base_url}/api/v1/zones", timeout=5)
+    response.raise_for_status()
+    return {z["id"]: z for z in response.json()}
+
+
+def test_readings_reach_the_store_and_the_api(farm_stack: Stack) -> None:
+    status = poll(lambda: zones(farm_stack),
+                  lambda zs: all(z["moisture"] is not None for z in zs.values()))
+    z1 = status["z1"]
+    assert 0.0 < z1["moisture"] < 0.6
+    assert z1["moisture_stale"] is False
+    assert z1["thresholds"] == {"start": 0.304, "stop": 0.346}
+    history = httpx.get(f"{farm_stack.base_url}/api/v1/zones/z1/history?hours=1").json()
+    assert {p["sensor"] for p in history["points"]} == {"s-z1-a", "s-z1-b"}
+
+
+def test_controller_opens_a_dry_zone_with_a_bounded_command_and_closes_it(
+    mosquitto: MosquittoServer, request: pytest.FixtureRequest
+) -> None:
+    probe = Probe(mosquitto.url, [TOPICS.valve_command("v-z1"), TOPICS.valve_state("v-z1")])
+    try:
+        stack: Stack = request.getfixturevalue("farm_stack")  # z1 starts just below its start
+        opened = probe.wait_for(lambda m: m.topic.endswith("/command")
+                                and json.loads(m.payload)["action"] == "open")
+        command = json.loads(opened.payload)
+        assert 0 < command["duration_s"] <= 60 * 60
+        assert "below 30.4%" in command["reason"]
+        probe.wait_for(lambda m: m.topic.endswith("/state")
+                       and json.loads(m.payload)["command_id"] == command["id"]
+                       and json.loads(m.payload)["state"] == "open")
+        closed = probe.wait_for(lambda m: m.topic.endswith("/command")
+                                and json.loads(m.payload)["action"] == "close", timeout=60)
+        assert "reached 34.6%" in json.loads(closed.payload)["reason"]
+        log = httpx.get(f"{stack.base_url}/api/v1/decisions?zone=z1").json()
+        actions = [d["action"] for d in log]
+        assert "open" in actions and "close" in actions
+        assert all(d["reason"] for d in log)
+    finally:
+        probe.close()
+
+
+def test_water_now_and_stop_through_the_api(farm_stack: Stack) -> None:
+    poll(lambda: zones(farm_stack)["z3"]["valve"]["state"], lambda s: s == "closed")
+    response = httpx.post(f"{farm_stack.base_url}/api/v1/zones/z3/water", json={"minutes": 5})
+    assert response.status_code == 202
+    valve = poll(lambda: zones(farm_stack)["z3"]["valve"], lambda v: v["state"] == "open",
+                 timeout=10)
+    until = payloads.parse_ts(valve["until"]) - payloads.parse_ts(valve["since"])
+    assert timedelta(minutes=4, seconds=58) <= until <= timedelta(minutes=5, seconds=2)
+    assert httpx.post(f"{farm_stack.base_url}/api/v1/zones/z3/stop").status_code == 202
+    poll(lambda: zones(farm_stack)["z3"]["valve"]["state"], lambda s: s == "closed", timeout=10)
+    reasons = [d["reason"] for d in
+               httpx.get(f"{farm_stack.base_url}/api/v1/decisions?zone=z3").json()]
+    assert any("water now for 5 min, asked by web" in r for r in reasons)
+    assert any("stop pressed by web" in r for r in reasons)
+
+
+def test_bad_requests_name_the_field(farm_stack: Stack) -> None:
+    response = httpx.post(f"{farm_stack.base_url}/api/v1/zones/z1/water", json={"minutes": 0})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "minutes"]
+    response = httpx.post(f"{farm_stack.base_url}/api/v1/zones/nope/water", json={"minutes": 5})
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+def test_a_valve_closes_itself_when_the_controller_is_killed_mid_run(farm_stack: Stack) -> None:
+    poll(lambda: zones(farm_stack)["z4"]["valve"]["state"], lambda s: s == "closed")
+    httpx.post(f"{farm_stack.base_url}/api/v1/zones/z4/water", json={"minutes": 1})
+    valve = poll(lambda: zones(farm_stack)["z4"]["valve"], lambda v: v["state"] == "open",
+                 timeout=10)
+    farm_stack.procs.kill("controller")  # SIGKILL: no goodbye, no close command
+    until = payloads.parse_ts(valve["until"])
+    closed = poll(lambda: zones(farm_stack)["z4"]["valve"], lambda v: v["state"] == "closed",
+                  timeout=75)
+    seen_closed = datetime.now(UTC)
+    # Closed by its own timer: same command id as the open, no close command was sent.
+    assert closed["command_id"] == valve["command_id"]
+    assert until - timedelta(seconds=1) <= seen_closed <= until + timedelta(seconds=5)
