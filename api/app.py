@@ -65,7 +65,11 @@ def create_app(
         if not link.connected:
             raise HTTPException(503, "not connected to the farm's broker; try again shortly")
         body: dict[str, object] = {
-            "v": 1, "id": uuid.uuid4().hex[:16], "action": action, "zone": zone.id, "by": "web",
+            "v": 1,
+            "id": uuid.uuid4().hex[:16],
+            "action": action,
+            "zone": zone.id,
+            "by": "web",
         }
         if minutes is not None:
             body["minutes"] = minutes
@@ -118,7 +122,10 @@ def create_app(
     ) -> list[schemas.DeadLetterOut]:
         return [
             schemas.DeadLetterOut(
-                received_at=d.received_at, topic=d.topic, reason=d.reason, detail=d.detail,
+                received_at=d.received_at,
+                topic=d.topic,
+                reason=d.reason,
+                detail=d.detail,
                 payload_preview=d.payload[:200].decode("utf-8", errors="replace"),
             )
             for d in state.dead_letters(limit)
@@ -141,13 +148,21 @@ def create_app(
 
 def decision_out(d: DecisionRecord) -> schemas.DecisionOut:
     return schemas.DecisionOut(
-        ts=d.ts, zone=d.zone, action=d.action.value, reason=d.reason, by=d.by,
-        command_id=d.command_id, duration_s=d.duration_s,
+        ts=d.ts,
+        zone=d.zone,
+        action=d.action.value,
+        reason=d.reason,
+        by=d.by,
+        command_id=d.command_id,
+        duration_s=d.duration_s,
     )
 
 
 def zone_status(
-    zone: ZoneConfig, telemetry: TelemetryStore, state: StateStore, live: LiveState,
+    zone: ZoneConfig,
+    telemetry: TelemetryStore,
+    state: StateStore,
+    live: LiveState,
     now: datetime,
 ) -> schemas.ZoneStatus:
     latest = telemetry.latest(zone.sensors)
@@ -157,8 +172,12 @@ def zone_status(
     last = state.decisions(zone.id, limit=1)
     t = zone.effective_thresholds
     return schemas.ZoneStatus(
-        id=zone.id, name=zone.name, crop=zone.crop, crop_estimate=not zone.crop_preset.fao56,
-        soil=zone.soil, thresholds=schemas.ThresholdsOut(start=t.start, stop=t.stop),
+        id=zone.id,
+        name=zone.name,
+        crop=zone.crop,
+        crop_estimate=not zone.crop_preset.fao56,
+        soil=zone.soil,
+        thresholds=schemas.ThresholdsOut(start=t.start, stop=t.stop),
         moisture=round(moisture, 4) if moisture is not None else None,
         moisture_at=moisture_at,
         moisture_stale=moisture_at is None or now - moisture_at > STALE_AFTER,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -47,8 +48,12 @@ class LiveState:
             return payloads.parse_ts(data[key]) if data.get(key) else None
 
         self.valves[valve] = ValveState(
-            valve, ValveStatus(data["state"]), ts("ts") or datetime.now(UTC),
-            data.get("command_id"), ts("until"), ts("since"),
+            valve,
+            ValveStatus(data["state"]),
+            ts("ts") or datetime.now(UTC),
+            data.get("command_id"),
+            ts("until"),
+            ts("since"),
         )
 
     def valve(self, valve: str) -> ValveState | None:
@@ -60,7 +65,5 @@ class LiveState:
 
 async def cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass

@@ -67,7 +67,9 @@ def decide(
     for _dryness, view, decision in sorted(candidates, key=lambda c: -c[0]):
         if in_use + view.flow_lph > pump_capacity_lph:
             decisions[view.zone] = Decision(
-                view.zone, Action.SKIP, "pump_busy",
+                view.zone,
+                Action.SKIP,
+                "pump_busy",
                 f"{decision.reason}; waiting for the pump: {in_use:.0f} of "
                 f"{pump_capacity_lph:.0f} L/h in use, this zone needs {view.flow_lph:.0f}",
             )
@@ -85,12 +87,16 @@ def _keeps_flowing(view: ZoneView, decision: Decision) -> bool:
 
 def _decide_zone(view: ZoneView, now: datetime, stale_after_s: float) -> Decision:
     if view.awaiting_confirmation:
-        return Decision(view.zone, Action.HOLD, "awaiting_valve", "waiting for the valve to confirm")
+        return Decision(
+            view.zone, Action.HOLD, "awaiting_valve", "waiting for the valve to confirm"
+        )
     if view.valve is ValveStatus.OPEN:
         return _while_open(view, now, stale_after_s)
     if view.valve in (ValveStatus.OFFLINE, ValveStatus.UNKNOWN):
         return Decision(
-            view.zone, Action.SKIP, "valve_unreachable",
+            view.zone,
+            Action.SKIP,
+            "valve_unreachable",
             f"valve is {view.valve.value}: cannot water this zone",
         )
     return _while_closed(view, now, stale_after_s)
@@ -101,7 +107,9 @@ def _while_open(view: ZoneView, now: datetime, stale_after_s: float) -> Decision
     ran_s = (now - view.open_since).total_seconds() if view.open_since else 0.0
     if ran_s >= view.max_run_minutes * 60:
         return Decision(
-            z, Action.CLOSE, "max_run",
+            z,
+            Action.CLOSE,
+            "max_run",
             f"ran {ran_s / 60:.0f} min, the most allowed per run ({view.max_run_minutes} min)",
         )
     if view.manual_run:
@@ -113,11 +121,15 @@ def _while_open(view: ZoneView, now: datetime, stale_after_s: float) -> Decision
     t = view.thresholds
     if view.moisture >= t.stop:
         return Decision(
-            z, Action.CLOSE, "reached_stop",
+            z,
+            Action.CLOSE,
+            "reached_stop",
             f"soil at {pct(view.moisture)}, reached {pct(t.stop)}",
         )
     return Decision(
-        z, Action.HOLD, "watering",
+        z,
+        Action.HOLD,
+        "watering",
         f"watering: soil at {pct(view.moisture)}, stop at {pct(t.stop)}",
     )
 
@@ -129,23 +141,32 @@ def _while_closed(view: ZoneView, now: datetime, stale_after_s: float) -> Decisi
     if _stale(view, stale_after_s):
         assert view.moisture_age_s is not None
         return Decision(
-            z, Action.SKIP, "sensor_stale",
-            f"last soil reading is {view.moisture_age_s / 60:.0f} min old: not watering on old data",
+            z,
+            Action.SKIP,
+            "sensor_stale",
+            f"last soil reading is {view.moisture_age_s / 60:.0f} min old: "
+            "not watering on old data",
         )
     t = view.thresholds
     if view.moisture >= t.start:
         return Decision(
-            z, Action.HOLD, "in_band",
+            z,
+            Action.HOLD,
+            "in_band",
             f"soil at {pct(view.moisture)}, waters below {pct(t.start)}",
         )
     if view.hold_until is not None and view.hold_until > now:
         return Decision(
-            z, Action.SKIP, "manual_hold",
+            z,
+            Action.SKIP,
+            "manual_hold",
             f"soil at {pct(view.moisture)} is dry, but stopped by hand: "
             f"automatic watering resumes at {hhmm(view.hold_until)}",
         )
     return Decision(
-        z, Action.OPEN, "below_start",
+        z,
+        Action.OPEN,
+        "below_start",
         f"soil at {pct(view.moisture)}, below {pct(t.start)}: water up to "
         f"{view.max_run_minutes} min",
         duration_s=view.max_run_minutes * 60,
@@ -170,24 +191,37 @@ def decide_manual(
         return Decision(z, Action.CLOSE, "manual_stop", f"stop pressed by {by}")
     if view.valve in (ValveStatus.OFFLINE, ValveStatus.UNKNOWN):
         return Decision(
-            z, Action.SKIP, "valve_unreachable",
+            z,
+            Action.SKIP,
+            "valve_unreachable",
             f"water now asked by {by}, but the valve is {view.valve.value}",
         )
     if minutes is None or not 1 <= minutes <= MAX_MANUAL_MINUTES:
         return Decision(
-            z, Action.SKIP, "bad_minutes",
+            z,
+            Action.SKIP,
+            "bad_minutes",
             f"water now asked by {by} for {minutes} min: allowed 1 to {MAX_MANUAL_MINUTES}",
         )
     already = view.flow_lph if view.valve is ValveStatus.OPEN else 0.0
     if flow_in_use_lph - already + view.flow_lph > pump_capacity_lph:
         return Decision(
-            z, Action.SKIP, "pump_busy",
+            z,
+            Action.SKIP,
+            "pump_busy",
             f"water now asked by {by}, but the pump is busy: {flow_in_use_lph:.0f} of "
             f"{pump_capacity_lph:.0f} L/h in use, this zone needs {view.flow_lph:.0f}",
         )
     granted = min(minutes, view.max_run_minutes)
-    limit = f" (asked {minutes}; the most per run is {view.max_run_minutes})" if granted < minutes else ""
+    limit = (
+        f" (asked {minutes}; the most per run is {view.max_run_minutes})"
+        if granted < minutes
+        else ""
+    )
     return Decision(
-        z, Action.OPEN, "manual_water",
-        f"water now for {granted} min{limit}, asked by {by}", duration_s=granted * 60,
+        z,
+        Action.OPEN,
+        "manual_water",
+        f"water now for {granted} min{limit}, asked by {by}",
+        duration_s=granted * 60,
     )

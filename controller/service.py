@@ -76,12 +76,20 @@ class Controller:
         scheduler = AsyncIOScheduler(timezone=UTC)
         # One evaluation at a time; a late one is merged into the next, never queued up.
         scheduler.add_job(
-            self.evaluate, "interval", seconds=self.settings.evaluate_seconds,
-            id="evaluate", coalesce=True, max_instances=1, misfire_grace_time=30,
+            self.evaluate,
+            "interval",
+            seconds=self.settings.evaluate_seconds,
+            id="evaluate",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=30,
         )
         scheduler.start()
-        log.info("controller: %d zones, evaluating every %gs", len(self.farm.zones),
-                 self.settings.evaluate_seconds)
+        log.info(
+            "controller: %d zones, evaluating every %gs",
+            len(self.farm.zones),
+            self.settings.evaluate_seconds,
+        )
         try:
             while True:
                 await self.on_message(await self.link.messages.get())
@@ -101,8 +109,9 @@ class Controller:
 
     def _on_reading(self, message: Message) -> None:
         try:
-            reading = parse_reading(message.topic, message.payload, self.farm, self.topics,
-                                    self.clock())
+            reading = parse_reading(
+                message.topic, message.payload, self.farm, self.topics, self.clock()
+            )
         except BadPayload:
             return  # the gateway dead-letters it; the controller just ignores it
         known = self.readings.get(reading.sensor)
@@ -117,7 +126,9 @@ class Controller:
             return
         status = ValveStatus(data["state"])
         state = ValveState(
-            valve=valve, status=status, ts=payloads.parse_ts(data["ts"]),
+            valve=valve,
+            status=status,
+            ts=payloads.parse_ts(data["ts"]),
             command_id=data.get("command_id"),
             since=payloads.parse_ts(data["since"]) if data.get("since") else None,
             until=payloads.parse_ts(data["until"]) if data.get("until") else None,
@@ -131,8 +142,9 @@ class Controller:
     def _on_availability(self, device: str, payload: bytes) -> None:
         known = self.valves.get(device)
         if payload == b"offline" and self.farm.zone_of_valve(device):
-            self.valves[device] = ValveState(device, ValveStatus.OFFLINE, self.clock(),
-                                             known.command_id if known else None)
+            self.valves[device] = ValveState(
+                device, ValveStatus.OFFLINE, self.clock(), known.command_id if known else None
+            )
 
     async def _on_request(self, payload: bytes) -> None:
         try:
@@ -143,10 +155,19 @@ class Controller:
             return
         now = self.clock()
         views = {v.zone: v for v in self.views(now)}
-        in_use = sum(v.flow_lph for v in views.values()
-                     if v.valve is ValveStatus.OPEN or v.awaiting_confirmation)
-        decision = decide_manual(views[zone.id], req["action"], req.get("minutes"), req["by"],
-                                 in_use, self.farm.farm.pump.capacity_lph)
+        in_use = sum(
+            v.flow_lph
+            for v in views.values()
+            if v.valve is ValveStatus.OPEN or v.awaiting_confirmation
+        )
+        decision = decide_manual(
+            views[zone.id],
+            req["action"],
+            req.get("minutes"),
+            req["by"],
+            in_use,
+            self.farm.farm.pump.capacity_lph,
+        )
         if decision.action is Action.CLOSE:
             hold = timedelta(minutes=self.settings.manual_stop_hold_minutes)
             self.hold_until[zone.id] = now + hold
@@ -162,14 +183,22 @@ class Controller:
         valve = self.valves.get(zone.valve)
         pending = self.pending.get(zone.id)
         if pending and now - pending.sent_at > CONFIRM_TIMEOUT:
-            log.warning("controller: valve %s did not confirm command %s in %ss",
-                        zone.valve, pending.command_id, CONFIRM_TIMEOUT.seconds)
+            log.warning(
+                "controller: valve %s did not confirm command %s in %ss",
+                zone.valve,
+                pending.command_id,
+                CONFIRM_TIMEOUT.seconds,
+            )
             del self.pending[zone.id]
             pending = None
         status = valve.status if valve else ValveStatus.UNKNOWN
         return ZoneView(
-            zone=zone.id, thresholds=zone.effective_thresholds, flow_lph=zone.flow_lph,
-            max_run_minutes=zone.max_run_minutes, moisture=moisture, moisture_age_s=age,
+            zone=zone.id,
+            thresholds=zone.effective_thresholds,
+            flow_lph=zone.flow_lph,
+            max_run_minutes=zone.max_run_minutes,
+            moisture=moisture,
+            moisture_age_s=age,
             valve=status,
             open_since=valve.since if valve and status is ValveStatus.OPEN else None,
             manual_run=bool(valve and valve.command_id in self.manual_runs),
@@ -179,14 +208,19 @@ class Controller:
 
     async def evaluate(self) -> list[Decision]:
         now = self.clock()
-        decisions = decide(self.views(now), self.farm.farm.pump.capacity_lph, now,
-                           self.settings.stale_after_seconds)
+        decisions = decide(
+            self.views(now),
+            self.farm.farm.pump.capacity_lph,
+            now,
+            self.settings.stale_after_seconds,
+        )
         for decision in decisions:
             await self.apply(decision, now)
         return decisions
 
-    async def apply(self, decision: Decision, now: datetime, by: str = "controller",
-                    manual: bool = False) -> None:
+    async def apply(
+        self, decision: Decision, now: datetime, by: str = "controller", manual: bool = False
+    ) -> None:
         """Send the command a decision calls for and log it (repeats of a hold are not logged)."""
         zone = self.farm.zone(decision.zone)
         command_id: str | None = None
@@ -202,14 +236,18 @@ class Controller:
             return
         self._last_logged[zone.id] = key
         log.info("controller: %s: %s: %s", zone.id, decision.action.value, decision.reason)
-        record = DecisionRecord(now, zone.id, decision.action, decision.reason, by, command_id,
-                                decision.duration_s)
+        record = DecisionRecord(
+            now, zone.id, decision.action, decision.reason, by, command_id, decision.duration_s
+        )
         await asyncio.to_thread(self.state.add_decision, record)
 
     def _send(self, valve: str, command_id: str, decision: Decision, now: datetime) -> None:
         body: dict[str, object] = {
-            "v": 1, "id": command_id, "action": decision.action.value,
-            "issued": payloads.format_ts(now), "reason": decision.reason[:200],
+            "v": 1,
+            "id": command_id,
+            "action": decision.action.value,
+            "issued": payloads.format_ts(now),
+            "reason": decision.reason[:200],
         }
         if decision.action is Action.OPEN:
             # Never an unbounded open: the valve closes itself when this ends.

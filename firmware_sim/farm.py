@@ -55,12 +55,20 @@ class SimFarm:
         self.rng = random.Random(seed)
         self.zones: list[SimZone] = []
         for i, zone in enumerate(farm.zones):
-            sensors = [SensorNode(s, topics, endpoint, farm.calibration_of(s)) for s in zone.sensors]
+            sensors = [
+                SensorNode(s, topics, endpoint, farm.calibration_of(s)) for s in zone.sensors
+            ]
             valve = ValveNode(zone.valve, topics, endpoint)
-            self.zones.append(SimZone(zone, sensors, valve, initial_theta(zone, i, len(farm.zones))))
+            self.zones.append(
+                SimZone(zone, sensors, valve, initial_theta(zone, i, len(farm.zones)))
+            )
 
     def nodes(self) -> list[SensorNode | ValveNode]:
-        return [n for z in self.zones for n in (*z.sensors, z.valve)]
+        out: list[SensorNode | ValveNode] = []
+        for zone in self.zones:
+            out.extend(zone.sensors)
+            out.append(zone.valve)
+        return out
 
     async def run(self) -> None:
         """Start every node, then step and report until cancelled; nodes stop on the way out."""

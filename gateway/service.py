@@ -8,8 +8,8 @@ import random
 from collections import Counter
 from datetime import UTC, datetime
 
-from smartfarm.ingest import parse_reading
 from smartfarm.config import FarmConfig
+from smartfarm.ingest import parse_reading
 from smartfarm.models import DeadLetter, Reading
 from smartfarm.mqtt import Message, MqttLink
 from smartfarm.payloads import BadPayload
@@ -106,8 +106,10 @@ class Gateway:
             except StoreRejected as err:
                 for reading in batch:
                     await self._dead_letter(
-                        self.topics.reading(reading.sensor), repr(reading).encode(),
-                        "store_rejected", str(err),
+                        self.topics.reading(reading.sensor),
+                        repr(reading).encode(),
+                        "store_rejected",
+                        str(err),
                     )
             else:
                 self.counts["stored"] += len(batch)

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,31 +36,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="run everything in one process: the demo",
-                        description="Broker (embedded unless --mqtt-url), simulated farm, "
-                        "gateway, controller, API and phone page on http://127.0.0.1:8080.")
+    up = sub.add_parser(
+        "up",
+        help="run everything in one process: the demo",
+        description="Broker (embedded unless --mqtt-url), simulated farm, "
+        "gateway, controller, API and phone page on http://127.0.0.1:8080.",
+    )
     _add_common(up)
     up.add_argument("--port", type=int, help="HTTP port of the phone page and API (8080)")
     up.add_argument("--host", help="HTTP address to listen on (127.0.0.1)")
-    up.add_argument("--broker-port", type=int, default=1883,
-                    help="port of the embedded broker; another free one if taken (1883)")
+    up.add_argument(
+        "--broker-port",
+        type=int,
+        default=1883,
+        help="port of the embedded broker; another free one if taken (1883)",
+    )
     up.add_argument("--speed", type=float, help="soil time runs this many times faster (600)")
 
-    gw = sub.add_parser("gateway", help="store every reading (SQLite or InfluxDB)",
-                        description="Subscribe to readings, validate, dead-letter bad ones and "
-                        "store the rest. InfluxDB via SMARTFARM_INFLUX_URL and friends.")
+    gw = sub.add_parser(
+        "gateway",
+        help="store every reading (SQLite or InfluxDB)",
+        description="Subscribe to readings, validate, dead-letter bad ones and "
+        "store the rest. InfluxDB via SMARTFARM_INFLUX_URL and friends.",
+    )
     _add_common(gw)
-    ctl = sub.add_parser("controller", help="decide and command the valves",
-                         description="Keep the latest readings, apply the rules, "
-                         "send bounded valve commands, log every decision with its reason.")
+    ctl = sub.add_parser(
+        "controller",
+        help="decide and command the valves",
+        description="Keep the latest readings, apply the rules, "
+        "send bounded valve commands, log every decision with its reason.",
+    )
     _add_common(ctl)
     api = sub.add_parser("api", help="serve the API and the phone page")
     _add_common(api)
     api.add_argument("--port", type=int, help="HTTP port (8080)")
     api.add_argument("--host", help="HTTP address (127.0.0.1)")
-    sim = sub.add_parser("sim", help="simulate the farm's sensors and valves",
-                         description="Sensor nodes that publish readings and valve nodes that "
-                         "obey bounded commands, over MQTT.")
+    sim = sub.add_parser(
+        "sim",
+        help="simulate the farm's sensors and valves",
+        description="Sensor nodes that publish readings and valve nodes that "
+        "obey bounded commands, over MQTT.",
+    )
     _add_common(sim)
     sim.add_argument("--speed", type=float, help="soil time runs this many times faster (600)")
     sim.add_argument("--report-seconds", type=float, help="seconds between readings (2)")
@@ -70,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     keys = [dest for dest, _ in COMMON_FLAGS.values()] + [
-        "port", "host", "speed", "report_seconds", "seed"]
+        "port",
+        "host",
+        "speed",
+        "report_seconds",
+        "seed",
+    ]
     return {k: v for k in keys if (v := getattr(args, k, None)) is not None}
 
 
@@ -81,19 +102,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         common = settings.CommonSettings(**overrides)
-        logging.basicConfig(level=common.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=common.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
         for noisy in ("amqtt", "transitions", "apscheduler", "uvicorn.error"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         load_farm_config(common.farm_file)
-        job = {
-            "up": lambda: run.run_up(overrides, args.broker_port, embedded="mqtt_url" not in overrides),
+        jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+            "up": lambda: run.run_up(
+                overrides, args.broker_port, embedded="mqtt_url" not in overrides
+            ),
             "gateway": lambda: run.run_gateway(settings.GatewaySettings(**overrides)),
             "controller": lambda: run.run_controller(settings.ControllerSettings(**overrides)),
             "api": lambda: run.run_api(settings.ApiSettings(**overrides)),
             "sim": lambda: run.run_sim(settings.SimSettings(**overrides)),
-        }[args.command]
-        asyncio.run(job())
+        }
+        asyncio.run(jobs[args.command]())
     except FarmConfigError as err:
         sys.stderr.write(f"smartfarm: bad farm config:\n{err}\n")
         return 2

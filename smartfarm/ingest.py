@@ -25,7 +25,9 @@ def parse_reading(
         raise BadPayload("bad_topic", f"not a reading topic: {topic}")
     data = payloads.decode("reading.v1", payload)
     if data["device"] != device:
-        raise BadPayload("device_mismatch", f"payload device {data['device']!r} on topic of {device!r}")
+        raise BadPayload(
+            "device_mismatch", f"payload device {data['device']!r} on topic of {device!r}"
+        )
     zone = farm.zone_of_sensor(device)
     if zone is None:
         raise BadPayload("unknown_device", f"sensor {device!r} is not in the farm config")
@@ -37,6 +39,7 @@ def parse_reading(
     raw = data.get("raw")
     vwc = data.get("vwc")
     if vwc is None:
+        assert raw is not None  # the schema requires one of vwc and raw
         vwc = calibrate(raw, farm.calibration_of(device))
     return Reading(
         farm=farm.farm.id,

@@ -78,9 +78,13 @@ def format_ts(ts: datetime) -> str:
 
 def check_reading_time(ts: datetime, now: datetime) -> None:
     if ts > now + MAX_CLOCK_SKEW:
-        raise BadPayload("ts_future", f"ts {format_ts(ts)} is ahead of gateway time {format_ts(now)}")
+        raise BadPayload(
+            "ts_future", f"ts {format_ts(ts)} is ahead of gateway time {format_ts(now)}"
+        )
     if ts < now - MAX_READING_AGE:
-        raise BadPayload("ts_too_old", f"ts {format_ts(ts)} is older than {MAX_READING_AGE.days} days")
+        raise BadPayload(
+            "ts_too_old", f"ts {format_ts(ts)} is older than {MAX_READING_AGE.days} days"
+        )
 
 
 def encode(data: dict[str, Any]) -> bytes:

@@ -77,8 +77,11 @@ async def supervise(
         stopper.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    failed = [t.get_name() for t in tasks.values() if not t.cancelled() and t.done()
-              and t.exception() is not None]
+    failed = [
+        t.get_name()
+        for t in tasks.values()
+        if not t.cancelled() and t.done() and t.exception() is not None
+    ]
     if failed:
         raise RuntimeError(f"stopped because {', '.join(failed)} failed")
 
@@ -98,8 +101,13 @@ async def run_gateway(settings: GatewaySettings) -> None:
     telemetry = open_telemetry_store(settings, settings.var_dir)
     state = _open_state(settings)
     try:
-        await supervise({"gateway": Gateway(farm, settings, telemetry, state).run(),
-                         "heartbeat": _heartbeat(settings.var_dir, "gateway")}, {})
+        await supervise(
+            {
+                "gateway": Gateway(farm, settings, telemetry, state).run(),
+                "heartbeat": _heartbeat(settings.var_dir, "gateway"),
+            },
+            {},
+        )
     finally:
         telemetry.close()
         state.close()
@@ -111,8 +119,13 @@ async def run_controller(settings: ControllerSettings) -> None:
     farm = _farm(settings)
     state = _open_state(settings)
     try:
-        await supervise({"controller": Controller(farm, settings, state).run(),
-                         "heartbeat": _heartbeat(settings.var_dir, "controller")}, {})
+        await supervise(
+            {
+                "controller": Controller(farm, settings, state).run(),
+                "heartbeat": _heartbeat(settings.var_dir, "controller"),
+            },
+            {},
+        )
     finally:
         state.close()
 
@@ -123,15 +136,23 @@ def _api_server(farm: FarmConfig, settings: ApiSettings, access_log: bool) -> tu
     telemetry = open_telemetry_store(settings, settings.var_dir)
     state = _open_state(settings)
     app = create_app(farm, settings, telemetry, state)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                            access_log=access_log, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=access_log,
+        lifespan="on",
+    )
     return _Server(config), (telemetry, state)
 
 
 async def run_api(settings: ApiSettings) -> None:
     server, stores = _api_server(_farm(settings), settings, access_log=True)
     try:
-        await supervise({"api": server.serve()}, {"api": lambda: setattr(server, "should_exit", True)})
+        await supervise(
+            {"api": server.serve()}, {"api": lambda: setattr(server, "should_exit", True)}
+        )
     finally:
         for store in stores:
             store.close()
@@ -140,14 +161,24 @@ async def run_api(settings: ApiSettings) -> None:
 def _sim(farm: FarmConfig, settings: SimSettings) -> Any:
     from firmware_sim.farm import SimFarm
 
-    return SimFarm(farm, settings.mqtt, Topics(settings.topic_prefix, farm.farm.id),
-                   speed=settings.speed, report_seconds=settings.report_seconds,
-                   seed=settings.seed)
+    return SimFarm(
+        farm,
+        settings.mqtt,
+        Topics(settings.topic_prefix, farm.farm.id),
+        speed=settings.speed,
+        report_seconds=settings.report_seconds,
+        seed=settings.seed,
+    )
 
 
 async def run_sim(settings: SimSettings) -> None:
-    await supervise({"sim": _sim(_farm(settings), settings).run(),
-                     "heartbeat": _heartbeat(settings.var_dir, "sim")}, {})
+    await supervise(
+        {
+            "sim": _sim(_farm(settings), settings).run(),
+            "heartbeat": _heartbeat(settings.var_dir, "sim"),
+        },
+        {},
+    )
 
 
 async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) -> None:
@@ -184,8 +215,12 @@ async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) ->
 
 
 async def _banner(server: _Server, settings: ApiSettings, mqtt_url: str) -> None:
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.1)
-    log.info("smartfarm is up. Open http://%s:%d on this computer (broker %s). Ctrl-C stops.",
-             settings.host, settings.port, mqtt_url)
+    log.info(
+        "smartfarm is up. Open http://%s:%d on this computer (broker %s). Ctrl-C stops.",
+        settings.host,
+        settings.port,
+        mqtt_url,
+    )
     await asyncio.Event().wait()

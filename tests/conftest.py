@@ -38,15 +38,18 @@ def farm_stack(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[Stack]:
     """The four processes against a real Mosquitto, with SQLite stores in a temp var dir."""
     port = free_port()
     var_dir = tmp_path / "var"
-    procs = ProcessGroup(tmp_path, {
-        "SMARTFARM_FARM_FILE": str(EXAMPLE_FARM),
-        "SMARTFARM_MQTT_URL": mosquitto.url,
-        "SMARTFARM_VAR_DIR": str(var_dir),
-        "SMARTFARM_PORT": str(port),
-        "SMARTFARM_SPEED": "600",
-        "SMARTFARM_REPORT_SECONDS": "1",
-        "SMARTFARM_EVALUATE_SECONDS": "1",
-    })
+    procs = ProcessGroup(
+        tmp_path,
+        {
+            "SMARTFARM_FARM_FILE": str(EXAMPLE_FARM),
+            "SMARTFARM_MQTT_URL": mosquitto.url,
+            "SMARTFARM_VAR_DIR": str(var_dir),
+            "SMARTFARM_PORT": str(port),
+            "SMARTFARM_SPEED": "600",
+            "SMARTFARM_REPORT_SECONDS": "1",
+            "SMARTFARM_EVALUATE_SECONDS": "1",
+        },
+    )
     for name in ("gateway", "controller", "api", "sim"):
         procs.start(name, name)
     base_url = f"http://127.0.0.1:{port}"

@@ -39,8 +39,9 @@ def zones(stack: Stack) -> dict[str, dict[str, Any]]:
 
 
 def test_readings_reach_the_store_and_the_api(farm_stack: Stack) -> None:
-    status = poll(lambda: zones(farm_stack),
-                  lambda zs: all(z["moisture"] is not None for z in zs.values()))
+    status = poll(
+        lambda: zones(farm_stack), lambda zs: all(z["moisture"] is not None for z in zs.values())
+    )
     z1 = status["z1"]
     assert 0.0 < z1["moisture"] < 0.6
     assert z1["moisture_stale"] is False
@@ -55,16 +56,23 @@ def test_controller_opens_a_dry_zone_with_a_bounded_command_and_closes_it(
     probe = Probe(mosquitto.url, [TOPICS.valve_command("v-z1"), TOPICS.valve_state("v-z1")])
     try:
         stack: Stack = request.getfixturevalue("farm_stack")  # z1 starts just below its start
-        opened = probe.wait_for(lambda m: m.topic.endswith("/command")
-                                and json.loads(m.payload)["action"] == "open")
+        opened = probe.wait_for(
+            lambda m: m.topic.endswith("/command") and json.loads(m.payload)["action"] == "open"
+        )
         command = json.loads(opened.payload)
         assert 0 < command["duration_s"] <= 60 * 60
         assert "below 30.4%" in command["reason"]
-        probe.wait_for(lambda m: m.topic.endswith("/state")
-                       and json.loads(m.payload)["command_id"] == command["id"]
-                       and json.loads(m.payload)["state"] == "open")
-        closed = probe.wait_for(lambda m: m.topic.endswith("/command")
-                                and json.loads(m.payload)["action"] == "close", timeout=60)
+        probe.wait_for(
+            lambda m: (
+                m.topic.endswith("/state")
+                and json.loads(m.payload)["command_id"] == command["id"]
+                and json.loads(m.payload)["state"] == "open"
+            )
+        )
+        closed = probe.wait_for(
+            lambda m: m.topic.endswith("/command") and json.loads(m.payload)["action"] == "close",
+            timeout=60,
+        )
         assert "reached 34.6%" in json.loads(closed.payload)["reason"]
         log = httpx.get(f"{stack.base_url}/api/v1/decisions?zone=z1").json()
         actions = [d["action"] for d in log]
@@ -78,14 +86,16 @@ def test_water_now_and_stop_through_the_api(farm_stack: Stack) -> None:
     poll(lambda: zones(farm_stack)["z3"]["valve"]["state"], lambda s: s == "closed")
     response = httpx.post(f"{farm_stack.base_url}/api/v1/zones/z3/water", json={"minutes": 5})
     assert response.status_code == 202
-    valve = poll(lambda: zones(farm_stack)["z3"]["valve"], lambda v: v["state"] == "open",
-                 timeout=10)
+    valve = poll(
+        lambda: zones(farm_stack)["z3"]["valve"], lambda v: v["state"] == "open", timeout=10
+    )
     until = payloads.parse_ts(valve["until"]) - payloads.parse_ts(valve["since"])
     assert timedelta(minutes=4, seconds=58) <= until <= timedelta(minutes=5, seconds=2)
     assert httpx.post(f"{farm_stack.base_url}/api/v1/zones/z3/stop").status_code == 202
     poll(lambda: zones(farm_stack)["z3"]["valve"]["state"], lambda s: s == "closed", timeout=10)
-    reasons = [d["reason"] for d in
-               httpx.get(f"{farm_stack.base_url}/api/v1/decisions?zone=z3").json()]
+    reasons = [
+        d["reason"] for d in httpx.get(f"{farm_stack.base_url}/api/v1/decisions?zone=z3").json()
+    ]
     assert any("water now for 5 min, asked by web" in r for r in reasons)
     assert any("stop pressed by web" in r for r in reasons)
 
@@ -102,12 +112,14 @@ def test_bad_requests_name_the_field(farm_stack: Stack) -> None:
 def test_a_valve_closes_itself_when_the_controller_is_killed_mid_run(farm_stack: Stack) -> None:
     poll(lambda: zones(farm_stack)["z4"]["valve"]["state"], lambda s: s == "closed")
     httpx.post(f"{farm_stack.base_url}/api/v1/zones/z4/water", json={"minutes": 1})
-    valve = poll(lambda: zones(farm_stack)["z4"]["valve"], lambda v: v["state"] == "open",
-                 timeout=10)
+    valve = poll(
+        lambda: zones(farm_stack)["z4"]["valve"], lambda v: v["state"] == "open", timeout=10
+    )
     farm_stack.procs.kill("controller")  # SIGKILL: no goodbye, no close command
     until = payloads.parse_ts(valve["until"])
-    closed = poll(lambda: zones(farm_stack)["z4"]["valve"], lambda v: v["state"] == "closed",
-                  timeout=75)
+    closed = poll(
+        lambda: zones(farm_stack)["z4"]["valve"], lambda v: v["state"] == "closed", timeout=75
+    )
     seen_closed = datetime.now(UTC)
     # Closed by its own timer: same command id as the open, no close command was sent.
     assert closed["command_id"] == valve["command_id"]

@@ -16,8 +16,18 @@ def test_up_serves_live_zones_within_20s_and_stops_cleanly_on_ctrl_c(tmp_path: P
     port, broker_port = free_port(), free_port()
     procs = ProcessGroup(tmp_path, {})
     started = time.monotonic()
-    procs.start("up", "up", "--farm", str(EXAMPLE_FARM), "--port", str(port),
-                "--broker-port", str(broker_port), "--var-dir", str(tmp_path / "var"))
+    procs.start(
+        "up",
+        "up",
+        "--farm",
+        str(EXAMPLE_FARM),
+        "--port",
+        str(port),
+        "--broker-port",
+        str(broker_port),
+        "--var-dir",
+        str(tmp_path / "var"),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         page = wait_http(f"{base}/", timeout=20)

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import (
-    RowMapping,
     BigInteger,
     Column,
     Float,
     Integer,
     MetaData,
+    RowMapping,
     String,
     Table,
     create_engine,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,7 +25,10 @@ class ProcessGroup:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(
             [sys.executable, "-m", "smartfarm", *args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
         )
         self.procs[name] = proc
         return proc
@@ -51,10 +55,8 @@ class ProcessGroup:
 
     def stop_all(self) -> None:
         for name in reversed(list(self.procs)):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.stop(name, timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
 
     def assert_running(self, name: str) -> None:
         proc = self.procs[name]

@@ -27,8 +27,16 @@ TOPICS = Topics("farm", "demo-farm")
 
 
 def good(device: str = "s-z1-a", seq: int = 1, **extra: object) -> bytes:
-    body = {"v": 1, "device": device, "ts": payloads.format_ts(datetime.now(UTC)), "seq": seq,
-            "raw": 2000, "temp_c": 27.1, "battery_v": 3.9, **extra}
+    body = {
+        "v": 1,
+        "device": device,
+        "ts": payloads.format_ts(datetime.now(UTC)),
+        "seq": seq,
+        "raw": 2000,
+        "temp_c": 27.1,
+        "battery_v": 3.9,
+        **extra,
+    }
     return json.dumps(body).encode()
 
 
@@ -41,7 +49,8 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> 
 
 
 def run_with_gateway(
-    tmp_path: Path, mosquitto: MosquittoServer,
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
     scenario: Callable[[Gateway, Probe], Awaitable[None]],
 ) -> None:
     farm = load_farm_config(EXAMPLE)
@@ -94,8 +103,11 @@ BAD = [
     ("Infinity", good().replace(b'"raw": 2000', b'"raw": 2000, "temp_c": Infinity'), "not_finite"),
     ("out of range", good(vwc=1.7), "schema"),
     ("huge", good(pad="x" * 10_000), "too_large"),
-    ("no value", json.dumps({"v": 1, "device": "s-z1-a", "ts": "2026-11-23T00:00:00Z",
-                              "seq": 1}).encode(), "schema"),
+    (
+        "no value",
+        json.dumps({"v": 1, "device": "s-z1-a", "ts": "2026-11-23T00:00:00Z", "seq": 1}).encode(),
+        "schema",
+    ),
     ("future", good(ts=payloads.format_ts(datetime.now(UTC) + timedelta(days=2))), "ts_future"),
     ("device mismatch", good(device="s-z2-a"), "device_mismatch"),
     ("binary garbage", b"\xff\xfe\x00garbage", "not_json"),

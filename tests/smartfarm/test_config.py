@@ -43,12 +43,20 @@ def _line_of(needle: str, text: str = GOOD) -> int:
         ("crop: cashew", "crop: mango", "zones[3].crop: unknown crop 'mango'"),
         ("emitters: 900", "emiters: 900", "zones[3].emiters: unknown key"),
         ("area_m2: 4000", "area_m2: -5", "zones[0].area_m2: Input should be greater than 0"),
-        ("capacity_lph: 9000", "capacity_lph: lots", "farm.pump.capacity_lph: Input should be a valid number"),
+        (
+            "capacity_lph: 9000",
+            "capacity_lph: lots",
+            "farm.pump.capacity_lph: Input should be a valid number",
+        ),
         ("id: z2", "id: z1", "duplicate zone id 'z1'"),
         ("valve: v-z2", "valve: v-z1", "duplicate valve id 'v-z1'"),
         ("{start: 0.22, stop: 0.27}", "{start: 0.3, stop: 0.2}", "start (0.3) must be below stop"),
         ("id: demo-farm", "id: demo/farm", "farm.id: String should match pattern"),
-        ("capacity_lph: 9000", "capacity_lph: 1000", "zone z1 needs 4400 L/h but the pump gives only 1000"),
+        (
+            "capacity_lph: 9000",
+            "capacity_lph: 1000",
+            "zone z1 needs 4400 L/h but the pump gives only 1000",
+        ),
     ],
 )
 def test_bad_values_name_line_and_key(old: str, new: str, expected: str) -> None:
