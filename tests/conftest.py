@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from smartfarm.testing.influxd import InfluxdServer
 from smartfarm.testing.mosquitto import MosquittoServer
 from smartfarm.testing.ports import free_port
 from smartfarm.testing.processes import ProcessGroup, wait_http
@@ -22,6 +23,14 @@ def mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
     if not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists():
         pytest.fail("mosquitto is not installed: run the README's test command (bin/test)")
     with MosquittoServer(tmp_path / "mosquitto") as server:
+        yield server
+
+
+@pytest.fixture
+def influxd(tmp_path: Path) -> Iterator[InfluxdServer]:
+    """Debian's influxd 1.6.7 on its own ports, with an empty database ``farm``."""
+    with InfluxdServer(tmp_path / "influxd") as server:
+        server.create_database("farm")
         yield server
 
 

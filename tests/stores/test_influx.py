@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -103,13 +102,6 @@ def test_ns_round_trip_keeps_microseconds() -> None:
 
 
 # --- against a real influxd ---
-
-
-@pytest.fixture
-def influxd(tmp_path: Path) -> Iterator[InfluxdServer]:
-    with InfluxdServer(tmp_path / "influxd") as server:
-        server.create_database("farm")
-        yield server
 
 
 @pytest.fixture
