@@ -124,3 +124,18 @@ def test_a_valve_closes_itself_when_the_controller_is_killed_mid_run(farm_stack:
     # Closed by its own timer: same command id as the open, no close command was sent.
     assert closed["command_id"] == valve["command_id"]
     assert until - timedelta(seconds=1) <= seen_closed <= until + timedelta(seconds=5)
+
+
+def test_a_valve_refuses_an_open_without_a_duration(farm_stack: Stack) -> None:
+    poll(lambda: zones(farm_stack)["z2"]["valve"]["state"], lambda s: s == "closed")
+    probe = Probe(farm_stack.mqtt_url, [TOPICS.valve_state("v-z2")], client_id="rogue")
+    try:
+        unbounded = {"v": 1, "id": "rogue-1", "action": "open", "issued": "2026-11-23T05:00:00Z"}
+        probe.publish(TOPICS.valve_command("v-z2"), json.dumps(unbounded).encode())
+        time.sleep(2)
+        states = [json.loads(m.payload) for m in probe.messages]
+        # The controller may water z2 meanwhile; what matters is the rogue open never took.
+        assert all(s["command_id"] != "rogue-1" for s in states)
+    finally:
+        probe.close()
+    assert "ignored bad command" in farm_stack.procs.log("sim")
