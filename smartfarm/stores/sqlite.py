@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from smartfarm.models import Reading
 from smartfarm.stores.base import StoreUnavailable
+from smartfarm.stores.state import create_tables
 
 metadata = MetaData()
 readings = Table(
@@ -70,7 +71,7 @@ def sqlite_engine(path: Path) -> Engine:
 class SqliteTelemetryStore:
     def __init__(self, path: Path) -> None:
         self._engine = sqlite_engine(path)
-        metadata.create_all(self._engine)
+        create_tables(self._engine, metadata)
 
     def write_readings(self, batch: Sequence[Reading]) -> None:
         if not batch:

@@ -5,6 +5,7 @@ Holds the decision log and the dead-letter table; later: users, programs, alarms
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from smartfarm.models import Action, DeadLetter, DecisionRecord
 
@@ -73,10 +75,23 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def create_tables(engine: Engine, meta: MetaData, attempts: int = 5) -> None:
+    """Create missing tables; processes starting together on one database may race here."""
+    for attempt in range(attempts):
+        try:
+            meta.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            # Another process created a table between our check and our CREATE: look again.
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
 class StateStore:
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
-        metadata.create_all(self._engine)
+        create_tables(self._engine, metadata)
 
     def add_dead_letter(self, letter: DeadLetter) -> None:
         with self._engine.begin() as conn:
