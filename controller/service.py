@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from controller.rules import Decision, ZoneView, decide, decide_manual
+from controller.settings import ControllerSettings
 from smartfarm import payloads
 from smartfarm.config import FarmConfig, ZoneConfig
 from smartfarm.ingest import parse_reading
 from smartfarm.models import Action, DecisionRecord, Reading, ValveState, ValveStatus
 from smartfarm.mqtt import Message, MqttLink
 from smartfarm.payloads import BadPayload
-from smartfarm.settings import ControllerSettings
 from smartfarm.stores.state import StateStore
 from smartfarm.topics import QOS_COMMAND, QOS_READING, QOS_STATE, Topics
 

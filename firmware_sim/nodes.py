@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from smartfarm import payloads
-from smartfarm.config import SensorCalibration
+from smartfarm.calibration import SensorCalibration
 from smartfarm.mqtt import Message, MqttLink, Will
 from smartfarm.settings import MqttEndpoint
 from smartfarm.topics import QOS_COMMAND, QOS_READING, QOS_STATE, Topics

@@ -8,12 +8,12 @@ import random
 from collections import Counter
 from datetime import UTC, datetime
 
+from gateway.settings import GatewaySettings
 from smartfarm.config import FarmConfig
 from smartfarm.ingest import parse_reading
 from smartfarm.models import DeadLetter, Reading
 from smartfarm.mqtt import Message, MqttLink
 from smartfarm.payloads import BadPayload
-from smartfarm.settings import GatewaySettings
 from smartfarm.stores.base import StoreRejected, StoreUnavailable, TelemetryStore
 from smartfarm.stores.state import StateStore
 from smartfarm.topics import QOS_READING, Topics

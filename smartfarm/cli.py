@@ -22,6 +22,10 @@ COMMON_FLAGS = {
 }
 
 
+# Benchmark name -> module with ``main(argv: list[str]) -> int``; imported only when run.
+BENCHMARKS: dict[str, str] = {}
+
+
 def _add_common(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
     for flag, (dest, help_text) in COMMON_FLAGS.items():
         if flag not in skip:
@@ -81,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, help="soil time runs this many times faster (600)")
     sim.add_argument("--report-seconds", type=float, help="seconds between readings (2)")
     sim.add_argument("--seed", type=int, help="random seed (1)")
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks: each prints one JSON line",
+        description="Run a benchmark against real servers; each prints one JSON line "
+        "with its figures and the ceiling measured in the same run.",
+    )
+    bench.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="its own flags (NAME --help)")
     return parser
 
 
@@ -97,7 +109,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        import importlib
+
+        module = importlib.import_module(BENCHMARKS[args.name])
+        return int(module.main(args.args))
     overrides = _overrides(args)
+    from controller.settings import ControllerSettings
+    from gateway.settings import GatewaySettings
     from smartfarm import run, settings
 
     try:
@@ -112,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "up": lambda: run.run_up(
                 overrides, args.broker_port, embedded="mqtt_url" not in overrides
             ),
-            "gateway": lambda: run.run_gateway(settings.GatewaySettings(**overrides)),
-            "controller": lambda: run.run_controller(settings.ControllerSettings(**overrides)),
+            "gateway": lambda: run.run_gateway(GatewaySettings(**overrides)),
+            "controller": lambda: run.run_controller(ControllerSettings(**overrides)),
             "api": lambda: run.run_api(settings.ApiSettings(**overrides)),
             "sim": lambda: run.run_sim(settings.SimSettings(**overrides)),
         }

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smartfarm.agronomy import CROPS, SOILS, Crop, Soil, Thresholds, default_thresholds
+from smartfarm.calibration import SensorCalibration
 
 # Ids end up in MQTT topics and line protocol: no wildcards, slashes, spaces or commas.
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -39,15 +40,6 @@ class ThresholdOverride(_Strict):
         if self.start >= self.stop:
             raise ValueError(f"start ({self.start}) must be below stop ({self.stop})")
         return self
-
-
-class SensorCalibration(_Strict):
-    """Two-point calibration of a capacitive probe: raw ADC in dry air and in water."""
-
-    raw_dry: int = Field(3200, ge=0, le=65535)
-    raw_wet: int = Field(1300, ge=0, le=65535)
-    vwc_dry: float = Field(0.0, ge=0.0, le=1.0)
-    vwc_wet: float = Field(0.5, ge=0.0, le=1.0)
 
 
 class ZoneConfig(_Strict):

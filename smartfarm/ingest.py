@@ -5,16 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from smartfarm import payloads
-from smartfarm.config import FarmConfig, SensorCalibration
+from smartfarm.calibration import calibrate
+from smartfarm.config import FarmConfig
 from smartfarm.models import Reading
 from smartfarm.payloads import BadPayload
 from smartfarm.topics import Topics
-
-
-def calibrate(raw: int, cal: SensorCalibration) -> float:
-    """Two-point linear calibration raw ADC -> vwc, clamped to [0, 1]."""
-    span = (raw - cal.raw_dry) / (cal.raw_wet - cal.raw_dry)
-    return min(1.0, max(0.0, cal.vwc_dry + span * (cal.vwc_wet - cal.vwc_dry)))
 
 
 def parse_reading(

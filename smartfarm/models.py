@@ -20,6 +20,8 @@ class Reading:
     raw: int | None = None
     temp_c: float | None = None
     battery_v: float | None = None
+    # "good", or why not: the controller waters only on good readings.
+    quality: str = "good"
 
 
 class ValveStatus(StrEnum):

@@ -12,12 +12,12 @@ from typing import Any
 
 import uvicorn
 
+from controller.settings import ControllerSettings
+from gateway.settings import GatewaySettings
 from smartfarm.config import FarmConfig, load_farm_config
 from smartfarm.settings import (
     ApiSettings,
     CommonSettings,
-    ControllerSettings,
-    GatewaySettings,
     SimSettings,
 )
 from smartfarm.stores.factory import open_telemetry_store

@@ -99,21 +99,6 @@ class TelemetrySettings(BaseSettings):
         )
 
 
-class GatewaySettings(CommonSettings, TelemetrySettings):
-    client_id: str = "smartfarm-gateway"
-    batch_max: int = Field(500, ge=1, le=5000)
-    batch_seconds: float = Field(0.5, gt=0, le=10)
-
-
-class ControllerSettings(CommonSettings):
-    client_id: str = "smartfarm-controller"
-    evaluate_seconds: float = Field(2.0, gt=0, le=3600)
-    # A reading older than this is stale: the controller will not water on it.
-    stale_after_seconds: float = Field(900.0, gt=0)
-    # After a farmer presses Stop, automatic watering waits this long.
-    manual_stop_hold_minutes: float = Field(30.0, ge=0)
-
-
 class ApiSettings(CommonSettings, TelemetrySettings):
     client_id: str = "smartfarm-api"
     host: str = "127.0.0.1"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from gateway.service import Gateway
+from gateway.settings import GatewaySettings
 from smartfarm import payloads
 from smartfarm.config import load_farm_config
-from smartfarm.settings import GatewaySettings
 from smartfarm.stores.sqlite import SqliteTelemetryStore
 from smartfarm.stores.state import StateStore
 from smartfarm.testing.mosquitto import MosquittoServer
