@@ -19,7 +19,7 @@ from api import schemas
 from api.live import LiveState, cancel
 from smartfarm import payloads
 from smartfarm.config import FarmConfig, ZoneConfig
-from smartfarm.models import DecisionRecord, ValveStatus
+from smartfarm.models import Alarm, DecisionRecord, ValveStatus
 from smartfarm.mqtt import MqttLink
 from smartfarm.settings import ApiSettings
 from smartfarm.stores.base import TelemetryStore
@@ -131,6 +131,19 @@ def create_app(
             for d in state.dead_letters(limit)
         ]
 
+    @app.get("/api/v1/alarms", response_model=list[schemas.AlarmOut])
+    def list_alarms(
+        active: bool = True, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[schemas.AlarmOut]:
+        return [alarm_out(a) for a in state.alarms(active_only=active, limit=limit)]
+
+    @app.post("/api/v1/alarms/{alarm_id}/ack", response_model=schemas.AlarmOut)
+    def acknowledge_alarm(alarm_id: int, body: schemas.Acknowledge) -> schemas.AlarmOut:
+        alarm = state.acknowledge_alarm(alarm_id, body.by, datetime.now(UTC))
+        if alarm is None:
+            raise HTTPException(404, f"alarm {alarm_id} does not exist")
+        return alarm_out(alarm)
+
     @app.get("/healthz", response_model=schemas.Health)
     def health() -> schemas.Health:
         problems = [] if link.connected else ["not connected to the MQTT broker"]
@@ -155,6 +168,22 @@ def decision_out(d: DecisionRecord) -> schemas.DecisionOut:
         by=d.by,
         command_id=d.command_id,
         duration_s=d.duration_s,
+    )
+
+
+def alarm_out(a: Alarm) -> schemas.AlarmOut:
+    assert a.id is not None
+    return schemas.AlarmOut(
+        id=a.id,
+        raised_at=a.raised_at,
+        source=a.source,
+        kind=a.kind,
+        zone=a.zone,
+        message=a.message,
+        active=a.active,
+        cleared_at=a.cleared_at,
+        acknowledged_by=a.acknowledged_by,
+        acknowledged_at=a.acknowledged_at,
     )
 
 

@@ -80,6 +80,23 @@ class DeadLetterOut(BaseModel):
     payload_preview: str
 
 
+class AlarmOut(BaseModel):
+    id: int
+    raised_at: datetime
+    source: str
+    kind: str
+    zone: str | None
+    message: str
+    active: bool
+    cleared_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+
+
+class Acknowledge(BaseModel):
+    by: str = Field(min_length=1, max_length=64, examples=["technician Minh"])
+
+
 class Health(BaseModel):
     status: str
     problems: list[str]

@@ -62,6 +62,22 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class Alarm:
+    """Something a person should look at; active until cleared, then kept as history."""
+
+    id: int | None
+    raised_at: datetime
+    source: str  # "gateway", "controller", ...
+    kind: str  # stable code, e.g. "disk_budget", "valve_fault", "sensor_fault"
+    zone: str | None
+    message: str
+    active: bool = True
+    cleared_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionRecord:
     """A controller decision as logged: what, for which zone, why, and who asked."""
 

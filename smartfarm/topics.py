@@ -32,6 +32,9 @@ class Topics:
     def availability(self, device: str) -> str:
         return f"{self.base}/device/{device}/availability"
 
+    def alarm(self, source: str) -> str:
+        return f"{self.base}/alarm/{source}"
+
     def controller_request(self) -> str:
         return f"{self.base}/controller/request"
 

@@ -9,11 +9,13 @@ import time
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Integer,
     LargeBinary,
     MetaData,
+    RowMapping,
     String,
     Table,
     Text,
@@ -21,11 +23,12 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from smartfarm.models import Action, DeadLetter, DecisionRecord
+from smartfarm.models import Action, Alarm, DeadLetter, DecisionRecord
 
 metadata = MetaData()
 dead_letters = Table(
@@ -50,6 +53,21 @@ decisions = Table(
     Column("by", String(64), nullable=False),
     Column("command_id", String(64)),
     Column("duration_s", Integer),
+)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("raised_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("source", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("zone", String(64)),
+    Column("message", Text, nullable=False),
+    Column("active", Boolean, nullable=False, index=True),
+    Column("cleared_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(64)),
+    Column("acknowledged_at", DateTime(timezone=True)),
 )
 
 MAX_KEPT_PAYLOAD = 65536
@@ -145,5 +163,73 @@ class StateStore:
                 for r in conn.execute(query)
             ]
 
+    def raise_alarm(
+        self, source: str, kind: str, message: str, now: datetime, zone: str | None = None
+    ) -> tuple[Alarm, bool]:
+        """Raise an alarm, or return the active one of the same source, kind and zone.
+
+        The flag says whether it is new, so callers publish it once, not on every check.
+        """
+        key = (
+            alarms.c.source == source,
+            alarms.c.kind == kind,
+            alarms.c.zone.is_(None) if zone is None else alarms.c.zone == zone,
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(select(alarms).where(alarms.c.active, *key)).first()
+            if row is not None:
+                return _alarm(row._mapping), False
+            new_id = conn.execute(
+                insert(alarms).values(
+                    raised_at=now, source=source, kind=kind, zone=zone, message=message, active=True
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        return Alarm(int(new_id), now, source, kind, zone, message), True
+
+    def clear_alarm(self, source: str, kind: str, now: datetime, zone: str | None = None) -> int:
+        """Clear the active alarm of this source, kind and zone; the number cleared."""
+        key = (
+            alarms.c.source == source,
+            alarms.c.kind == kind,
+            alarms.c.zone.is_(None) if zone is None else alarms.c.zone == zone,
+        )
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(alarms).where(alarms.c.active, *key).values(active=False, cleared_at=now)
+            )
+            return int(result.rowcount)
+
+    def acknowledge_alarm(self, alarm_id: int, by: str, now: datetime) -> Alarm | None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(alarms)
+                .where(alarms.c.id == alarm_id)
+                .values(acknowledged_by=by, acknowledged_at=now)
+            )
+            row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).first()
+        return _alarm(row._mapping) if row is not None else None
+
+    def alarms(self, active_only: bool = True, limit: int = 100) -> list[Alarm]:
+        query = select(alarms).order_by(alarms.c.id.desc()).limit(limit)
+        if active_only:
+            query = query.where(alarms.c.active)
+        with self._engine.connect() as conn:
+            return [_alarm(r._mapping) for r in conn.execute(query)]
+
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _alarm(m: RowMapping) -> Alarm:
+    return Alarm(
+        id=m["id"],
+        raised_at=_utc(m["raised_at"]),
+        source=m["source"],
+        kind=m["kind"],
+        zone=m["zone"],
+        message=m["message"],
+        active=bool(m["active"]),
+        cleared_at=_utc(m["cleared_at"]) if m["cleared_at"] else None,
+        acknowledged_by=m["acknowledged_by"],
+        acknowledged_at=_utc(m["acknowledged_at"]) if m["acknowledged_at"] else None,
+    )
