@@ -1,227 +1,261 @@
-"""The pure decision core: zone views in, decisions with plain-word reasons out. No I/O."""
+"""Per-zone rules of the decision core (pure): when a zone may start, and how a run goes on.
+
+Every function returns its verdict with a stable code and a reason in plain words with
+the numbers, so nothing is skipped silently.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
-from smartfarm.agronomy import Thresholds
+from controller.model import (
+    AlarmChange,
+    Cycle,
+    Decision,
+    FarmFacts,
+    Limits,
+    Plan,
+    Run,
+    RunKind,
+    RunStatus,
+    ZoneFacts,
+)
 from smartfarm.models import Action, ValveStatus
 
 MAX_MANUAL_MINUTES = 180
-
-
-@dataclass(frozen=True, slots=True)
-class ZoneView:
-    """What the controller knows of one zone at one instant."""
-
-    zone: str
-    thresholds: Thresholds
-    flow_lph: float
-    max_run_minutes: int
-    moisture: float | None
-    moisture_age_s: float | None
-    valve: ValveStatus
-    open_since: datetime | None = None
-    manual_run: bool = False
-    awaiting_confirmation: bool = False
-    hold_until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    zone: str
-    action: Action
-    code: str  # stable short code: dedupes the log and names the rule that fired
-    reason: str
-    duration_s: int | None = None
 
 
 def pct(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
-def hhmm(ts: datetime) -> str:
-    return ts.strftime("%H:%M")
+def hhmm(ts: datetime, farm: FarmFacts) -> str:
+    return ts.astimezone(farm.info.tz).strftime("%H:%M")
 
 
-def decide(
-    views: Sequence[ZoneView], pump_capacity_lph: float, now: datetime, stale_after_s: float
-) -> list[Decision]:
-    """One evaluation of every zone; openings are limited by the pump, driest first."""
-    decisions: dict[str, Decision] = {}
-    candidates: list[tuple[float, ZoneView, Decision]] = []
-    in_use = 0.0
-    for view in views:
-        decision = _decide_zone(view, now, stale_after_s)
-        if decision.action is Action.OPEN:
-            assert view.moisture is not None
-            t = view.thresholds
-            dryness = (t.start - view.moisture) / (t.stop - t.start)
-            candidates.append((dryness, view, decision))
-            continue
-        decisions[view.zone] = decision
-        if _keeps_flowing(view, decision):
-            in_use += view.flow_lph
-    for _dryness, view, decision in sorted(candidates, key=lambda c: -c[0]):
-        if in_use + view.flow_lph > pump_capacity_lph:
-            decisions[view.zone] = Decision(
-                view.zone,
-                Action.SKIP,
-                "pump_busy",
-                f"{decision.reason}; waiting for the pump: {in_use:.0f} of "
-                f"{pump_capacity_lph:.0f} L/h in use, this zone needs {view.flow_lph:.0f}",
-            )
-            continue
-        in_use += view.flow_lph
-        decisions[view.zone] = decision
-    return [decisions[v.zone] for v in views]
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"
 
 
-def _keeps_flowing(view: ZoneView, decision: Decision) -> bool:
-    return (view.valve is ValveStatus.OPEN or view.awaiting_confirmation) and (
-        decision.action is not Action.CLOSE
-    )
+def sensor_fault(z: ZoneFacts, farm: FarmFacts) -> bool:
+    fault_s = farm.info.sensor_fault_minutes * 60
+    return z.no_good_reading_s is not None and z.no_good_reading_s >= fault_s
 
 
-def _decide_zone(view: ZoneView, now: datetime, stale_after_s: float) -> Decision:
-    if view.awaiting_confirmation:
-        return Decision(
-            view.zone, Action.HOLD, "awaiting_valve", "waiting for the valve to confirm"
+def usable_moisture(z: ZoneFacts, limits: Limits) -> float | None:
+    """The zone's moisture if it is fresh enough to act on."""
+    if z.moisture is None or z.moisture_age_s is None or z.moisture_age_s > limits.stale_after_s:
+        return None
+    return z.moisture
+
+
+def daily_left_s(z: ZoneFacts) -> float:
+    """Seconds of water the zone may still get today (minutes and litres limits)."""
+    left = z.config.max_daily_minutes * 60 - z.delivered_today_s
+    if z.config.max_daily_litres is not None:
+        left = min(
+            left, (z.config.max_daily_litres - z.delivered_today_l) / z.config.flow_lph * 3600
         )
-    if view.valve is ValveStatus.OPEN:
-        return _while_open(view, now, stale_after_s)
-    if view.valve in (ValveStatus.OFFLINE, ValveStatus.UNKNOWN):
-        return Decision(
-            view.zone,
-            Action.SKIP,
-            "valve_unreachable",
-            f"valve is {view.valve.value}: cannot water this zone",
-        )
-    return _while_closed(view, now, stale_after_s)
+    return max(0.0, left)
 
 
-def _while_open(view: ZoneView, now: datetime, stale_after_s: float) -> Decision:
-    z = view.zone
-    ran_s = (now - view.open_since).total_seconds() if view.open_since else 0.0
-    if ran_s >= view.max_run_minutes * 60:
-        return Decision(
-            z,
-            Action.CLOSE,
-            "max_run",
-            f"ran {ran_s / 60:.0f} min, the most allowed per run ({view.max_run_minutes} min)",
-        )
-    if view.manual_run:
-        return Decision(z, Action.HOLD, "manual_run", "watering as asked by hand")
-    if view.moisture is None or _stale(view, stale_after_s):
-        return Decision(
-            z, Action.CLOSE, "sensor_stale", "no fresh soil reading: stopping to be safe"
-        )
-    t = view.thresholds
-    if view.moisture >= t.stop:
-        return Decision(
-            z,
-            Action.CLOSE,
-            "reached_stop",
-            f"soil at {pct(view.moisture)}, reached {pct(t.stop)}",
-        )
-    return Decision(
-        z,
-        Action.HOLD,
-        "watering",
-        f"watering: soil at {pct(view.moisture)}, stop at {pct(t.stop)}",
-    )
+def rain_factor(farm: FarmFacts) -> float:
+    """1.0 with no rain, shrinking linearly to 0 at the skip amount."""
+    rain = farm.info.rain
+    if farm.rain_mm < rain.shorten_mm or rain.skip_mm <= rain.shorten_mm:
+        return 1.0 if farm.rain_mm < rain.skip_mm else 0.0
+    return max(0.0, 1.0 - (farm.rain_mm - rain.shorten_mm) / (rain.skip_mm - rain.shorten_mm))
 
 
-def _while_closed(view: ZoneView, now: datetime, stale_after_s: float) -> Decision:
-    z = view.zone
-    if view.moisture is None:
-        return Decision(z, Action.SKIP, "no_reading", "no soil reading yet: not watering")
-    if _stale(view, stale_after_s):
-        assert view.moisture_age_s is not None
-        return Decision(
+def window_end(z: ZoneFacts, farm: FarmFacts) -> datetime | None:
+    """End of the allowed window we are in; None if there are no windows (any time)."""
+    if not z.config.windows:
+        return None
+    local = farm.local_now
+    for w in z.config.windows:
+        if w.contains(local.time().replace(tzinfo=None)):
+            end = local.replace(hour=w.end.hour, minute=w.end.minute, second=0, microsecond=0)
+            return end if end > local else end + timedelta(days=1)
+    return farm.now  # outside every window: it ends now
+
+
+def _decision(z: ZoneFacts, action: Action, code: str, reason: str, **kw: object) -> Decision:
+    return Decision(z.config.id, action, code, reason, **kw)  # type: ignore[arg-type]
+
+
+def may_start_auto(z: ZoneFacts, farm: FarmFacts, limits: Limits) -> Decision:
+    """Whether a zone with no run should start one: OPEN (queue a run) or why not."""
+    t = z.config.effective_thresholds
+    if sensor_fault(z, farm):
+        return _decision(z, Action.SKIP, "sensor_fault", _fault_words(z))
+    moisture = usable_moisture(z, limits)
+    if z.moisture is None:
+        return _decision(z, Action.SKIP, "no_reading", "no good soil reading yet: not watering")
+    if moisture is None:
+        age = minutes(z.moisture_age_s or 0)
+        return _decision(
             z,
             Action.SKIP,
             "sensor_stale",
-            f"last soil reading is {view.moisture_age_s / 60:.0f} min old: "
-            "not watering on old data",
+            f"last good soil reading is {age} old: not watering on old data",
         )
-    t = view.thresholds
-    if view.moisture >= t.start:
-        return Decision(
-            z,
-            Action.HOLD,
-            "in_band",
-            f"soil at {pct(view.moisture)}, waters below {pct(t.start)}",
+    if moisture >= t.start:
+        return _decision(
+            z, Action.HOLD, "in_band", f"moisture {pct(moisture)}, start threshold {pct(t.start)}"
         )
-    if view.hold_until is not None and view.hold_until > now:
-        return Decision(
-            z,
-            Action.SKIP,
+    dry = f"moisture {pct(moisture)} below start threshold {pct(t.start)}"
+    blocked = _start_blocker(z, farm)
+    if blocked is not None:
+        code, why = blocked
+        return _decision(z, Action.SKIP, code, f"{dry}, but {why}")
+    return _decision(z, Action.OPEN, "below_start", dry)
+
+
+def _start_blocker(z: ZoneFacts, farm: FarmFacts) -> tuple[str, str] | None:
+    now = farm.now
+    if z.paused_until and z.paused_until > now:
+        return "paused", f"paused until {hhmm(z.paused_until, farm)}"
+    if z.hold_until and z.hold_until > now:
+        return (
             "manual_hold",
-            f"soil at {pct(view.moisture)} is dry, but stopped by hand: "
-            f"automatic watering resumes at {hhmm(view.hold_until)}",
+            f"stopped by hand; automatic watering resumes at {hhmm(z.hold_until, farm)}",
         )
-    return Decision(
-        z,
-        Action.OPEN,
-        "below_start",
-        f"soil at {pct(view.moisture)}, below {pct(t.start)}: water up to "
-        f"{view.max_run_minutes} min",
-        duration_s=view.max_run_minutes * 60,
+    if rain_factor(farm) == 0.0:
+        return (
+            "rain",
+            f"it rained {farm.rain_mm:.1f} mm in the last {farm.info.rain.window_hours:.0f} h",
+        )
+    end = window_end(z, farm)
+    if end is not None and end <= now:
+        windows = ", ".join(str(w) for w in z.config.windows)
+        return "outside_window", f"outside the watering windows ({windows})"
+    if z.last_run_ended_at is not None:
+        off_until = z.last_run_ended_at + timedelta(minutes=z.config.min_off_minutes)
+        if off_until > now:
+            return "min_off", (
+                f"last watering ended at {hhmm(z.last_run_ended_at, farm)}; "
+                f"resting until {hhmm(off_until, farm)}"
+            )
+    if daily_left_s(z) < 60:
+        return (
+            "daily_limit",
+            f"already watered {minutes(z.delivered_today_s)} today, the daily limit",
+        )
+    if z.valve.faulty or z.valve.status in (ValveStatus.OFFLINE, ValveStatus.UNKNOWN):
+        state = "not answering" if z.valve.faulty else z.valve.status.value
+        return "valve_unreachable", f"the valve is {state}"
+    return None
+
+
+def _fault_words(z: ZoneFacts) -> str:
+    return f"no good soil reading for {minutes(z.no_good_reading_s or 0)}: sensor fault; " + (
+        "following the fallback schedule"
+        if z.config.fallback_schedule
+        else "no fallback schedule set, so not watering"
     )
 
 
-def _stale(view: ZoneView, stale_after_s: float) -> bool:
-    return view.moisture_age_s is not None and view.moisture_age_s > stale_after_s
+def due_schedule(z: ZoneFacts, farm: FarmFacts, limits: Limits) -> tuple[str, int] | None:
+    """The fallback-schedule entry due now (key, seconds), if the zone is in sensor fault."""
+    if not sensor_fault(z, farm):
+        return None
+    local = farm.local_now
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
+    for entry in z.config.fallback_schedule:
+        at = local.replace(hour=entry.at.hour, minute=entry.at.minute, second=0, microsecond=0)
+        key = f"{at:%Y-%m-%dT%H:%M}"
+        late = (local - at).total_seconds()
+        if (
+            day in entry.days
+            and 0 <= late < limits.schedule_grace_s
+            and key not in z.schedule_fired
+        ):
+            return key, entry.minutes * 60
+    return None
 
 
-def decide_manual(
-    view: ZoneView,
-    action: str,
-    minutes: int | None,
-    by: str,
-    flow_in_use_lph: float,
-    pump_capacity_lph: float,
-) -> Decision:
-    """A farmer's "water now" or "stop", checked against the safety limits."""
-    z = view.zone
-    if action == "stop":
-        return Decision(z, Action.CLOSE, "manual_stop", f"stop pressed by {by}")
-    if view.valve in (ValveStatus.OFFLINE, ValveStatus.UNKNOWN):
-        return Decision(
-            z,
-            Action.SKIP,
-            "valve_unreachable",
-            f"water now asked by {by}, but the valve is {view.valve.value}",
-        )
-    if minutes is None or not 1 <= minutes <= MAX_MANUAL_MINUTES:
-        return Decision(
-            z,
-            Action.SKIP,
-            "bad_minutes",
-            f"water now asked by {by} for {minutes} min: allowed 1 to {MAX_MANUAL_MINUTES}",
-        )
-    already = view.flow_lph if view.valve is ValveStatus.OPEN else 0.0
-    if flow_in_use_lph - already + view.flow_lph > pump_capacity_lph:
-        return Decision(
-            z,
-            Action.SKIP,
-            "pump_busy",
-            f"water now asked by {by}, but the pump is busy: {flow_in_use_lph:.0f} of "
-            f"{pump_capacity_lph:.0f} L/h in use, this zone needs {view.flow_lph:.0f}",
-        )
-    granted = min(minutes, view.max_run_minutes)
-    limit = (
-        f" (asked {minutes}; the most per run is {view.max_run_minutes})"
-        if granted < minutes
-        else ""
+def sensor_alarm(z: ZoneFacts, farm: FarmFacts) -> AlarmChange:
+    if sensor_fault(z, farm):
+        return AlarmChange("sensor_fault", z.config.id, _fault_words(z), raised=True)
+    return AlarmChange("sensor_fault", z.config.id, "good readings again", raised=False)
+
+
+def end_cycle(run: Run, z: ZoneFacts, ended_at: datetime, plan: Plan) -> Run:
+    """Record the water of the current cycle and return the run with it counted."""
+    assert run.cycle_started_at is not None
+    seconds = max(
+        0.0, min(float(run.cycle_s or 0), (ended_at - run.cycle_started_at).total_seconds())
     )
-    return Decision(
-        z,
-        Action.OPEN,
-        "manual_water",
-        f"water now for {granted} min{limit}, asked by {by}",
-        duration_s=granted * 60,
+    plan.cycles.append(
+        Cycle(run.zone, run.id, run.cycle_started_at, seconds, seconds * z.config.flow_lph / 3600)
     )
+    return replace(
+        run,
+        delivered_s=run.delivered_s + seconds,
+        cycle_started_at=None,
+        command_id=None,
+        cycle_s=None,
+    )
+
+
+def after_cycle(run: Run, z: ZoneFacts, farm: FarmFacts, limits: Limits, plan: Plan) -> Run:
+    """What follows a finished cycle: done, soak, or queue for the next one."""
+    now = farm.now
+    delivered_today = z.delivered_today_s + sum(
+        c.seconds for c in plan.cycles if c.zone == run.zone
+    )
+    t = z.config.effective_thresholds
+    moisture = usable_moisture(z, limits)
+    if run.target_s is not None and run.delivered_s >= run.target_s - 1:
+        return _end(run, now, RunStatus.DONE, f"gave {minutes(run.delivered_s)} of water as asked")
+    if delivered_today >= z.config.max_daily_minutes * 60 - 1:
+        return _end(
+            run, now, RunStatus.DONE, f"daily limit of {z.config.max_daily_minutes} min reached"
+        )
+    if run.kind is RunKind.AUTO:
+        if moisture is not None and moisture >= t.stop:
+            return _end(
+                run,
+                now,
+                RunStatus.DONE,
+                f"moisture {pct(moisture)} reached stop threshold {pct(t.stop)}",
+            )
+        if z.config.cycle_soak is None or run.delivered_s >= z.config.max_daily_minutes * 60:
+            if moisture is not None and moisture < t.start:
+                plan.alarms.append(
+                    AlarmChange(
+                        "leak_or_clog",
+                        z.config.id,
+                        f"still dry ({pct(moisture)}) after {minutes(run.delivered_s)} of water: "
+                        "possible leak or clogged emitters",
+                        raised=True,
+                    )
+                )
+            return _end(
+                run,
+                now,
+                RunStatus.DONE,
+                f"ran {minutes(run.delivered_s)}, the most allowed per run",
+            )
+    if z.config.cycle_soak is not None:
+        until = now + timedelta(minutes=z.config.cycle_soak.soak_minutes)
+        plan.decisions.append(
+            Decision(
+                run.zone,
+                Action.HOLD,
+                "soak",
+                f"letting the water soak in until {hhmm(until, farm)}",
+                run_id=run.id,
+            )
+        )
+        return replace(run, status=RunStatus.SOAKING, soak_until=until)
+    return replace(run, status=RunStatus.QUEUED)
+
+
+def _end(run: Run, now: datetime, status: RunStatus, reason: str) -> Run:
+    return replace(run, status=status, ended_at=now, end_reason=reason, soak_until=None)
+
+
+def end_run(run: Run, now: datetime, status: RunStatus, reason: str) -> Run:
+    return _end(run, now, status, reason)

@@ -11,12 +11,21 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from smartfarm.agronomy import CROPS, SOILS, Crop, Soil, Thresholds, default_thresholds
 from smartfarm.calibration import SensorCalibration
+from smartfarm.policy import CycleSoak, RainPolicy, ScheduleEntry, Window
 
 # Ids end up in MQTT topics and line protocol: no wildcards, slashes, spaces or commas.
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -53,7 +62,16 @@ class ZoneConfig(_Strict):
     valve: Id
     sensors: list[Id] = Field(min_length=1)
     thresholds: ThresholdOverride | None = None
+    # Longest single run (one cycle); the valve command never lasts longer.
     max_run_minutes: int = Field(60, ge=1, le=720)
+    # Local time windows for automatic watering; empty means any time. Manual is not limited.
+    windows: list[Window] = Field(default_factory=list)
+    min_off_minutes: int = Field(30, ge=0, le=1440)
+    max_daily_minutes: int = Field(240, ge=1, le=1440)
+    max_daily_litres: float | None = Field(None, gt=0)
+    cycle_soak: CycleSoak | None = None
+    # Used only while the zone has no good reading (sensor fault): the technician's plan B.
+    fallback_schedule: list[ScheduleEntry] = Field(default_factory=list)
 
     @field_validator("crop")
     @classmethod
@@ -91,6 +109,9 @@ class ZoneConfig(_Strict):
 
 class PumpConfig(_Strict):
     capacity_lph: float = Field(gt=0, le=10_000_000)
+    # A master valve or pump relay (a valve node) opened before any zone and closed after.
+    master_valve: Id | None = None
+    lead_seconds: int = Field(3, ge=0, le=300)
 
 
 class FarmInfo(_Strict):
@@ -98,21 +119,59 @@ class FarmInfo(_Strict):
     name: str = Field(min_length=1, max_length=120)
     timezone: str = "Asia/Ho_Chi_Minh"
     pump: PumpConfig
+    rain_sensor: Id | None = None
+    rain: RainPolicy = Field(default_factory=RainPolicy)
+    # A zone with no good reading for this long is in sensor fault: alarm and fallback schedule.
+    sensor_fault_minutes: int = Field(60, ge=1, le=10080)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, e.g. Asia/Ho_Chi_Minh") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class FarmConfig(_Strict):
     farm: FarmInfo
+    # Values every zone gets unless it sets its own (any zone key but id and devices).
+    defaults: dict[str, Any] = Field(default_factory=dict)
     zones: list[ZoneConfig] = Field(min_length=1)
     calibration: dict[Id, SensorCalibration] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict):
+            return data
+        defaults = data["defaults"]
+        bad = sorted(set(defaults) & {"id", "name", "valve", "sensors"})
+        unknown = sorted(set(defaults) - set(ZoneConfig.model_fields))
+        if bad or unknown:
+            raise ValueError(f"defaults may not set {', '.join(bad + unknown)}")
+        zones = data.get("zones")
+        if isinstance(zones, list):
+            data = {
+                **data,
+                "zones": [{**defaults, **z} if isinstance(z, dict) else z for z in zones],
+            }
+        return data
 
     @model_validator(mode="after")
     def _unique_devices(self) -> FarmConfig:
         _no_duplicates("zone id", [z.id for z in self.zones])
         _no_duplicates("valve id", [z.valve for z in self.zones])
         _no_duplicates("sensor id", [s for z in self.zones for s in z.sensors])
-        devices = {z.valve for z in self.zones} & {s for z in self.zones for s in z.sensors}
-        if devices:
-            raise ValueError(f"ids used both as valve and sensor: {', '.join(sorted(devices))}")
+        valves = [z.valve for z in self.zones]
+        sensors = [s for z in self.zones for s in z.sensors]
+        others = [d for d in (self.farm.pump.master_valve, self.farm.rain_sensor) if d]
+        _no_duplicates("device id", valves + sensors + others)
         for zone in self.zones:
             if zone.flow_lph > self.farm.pump.capacity_lph:
                 raise ValueError(
