@@ -71,6 +71,29 @@ def evaluate(
     return plan
 
 
+def reconcile(zones: Mapping[str, ZoneFacts], runs: Mapping[str, Run], farm: FarmFacts) -> Plan:
+    """After a restart: match each run that had a valve open with the valve's retained state.
+
+    A run whose valve still runs its command resumes; one whose valve shows anything else
+    has ended while we were away and is counted as given. Nothing is opened again here, so
+    a restart never waters twice.
+    """
+    plan = Plan()
+    for run in runs.values():
+        if run.status not in (RunStatus.OPENING, RunStatus.RUNNING) or run.zone not in zones:
+            continue
+        z = zones[run.zone]
+        if z.valve.command_id == run.command_id and z.valve.status is not ValveStatus.UNKNOWN:
+            continue  # the evaluation resumes it or ends its cycle at the valve's own time
+        started = run.cycle_started_at or run.commanded_at or farm.now
+        ended_at = min(farm.now, started + timedelta(seconds=run.cycle_s or 0))
+        ended = end_cycle(replace(run, cycle_started_at=started), z, ended_at, plan)
+        reason = "ended while the controller was away; counted as given"
+        plan.decisions.append(Decision(run.zone, Action.HOLD, "reconciled", reason, run_id=run.id))
+        _put(plan, end_run(ended, farm.now, RunStatus.DONE, reason))
+    return plan
+
+
 def _put(plan: Plan, run: Run) -> Run:
     plan.runs[run.id] = run
     return run
@@ -87,6 +110,10 @@ def _progress(
         if mine and valve.status is ValveStatus.OPEN:
             started = valve.since or farm.now
             return _put(plan, replace(run, status=RunStatus.RUNNING, cycle_started_at=started))
+        if mine and valve.status is ValveStatus.CLOSED:
+            # Opened and already closed again before we saw it open (short cycle, restart).
+            opened = replace(run, status=RunStatus.RUNNING, cycle_started_at=run.commanded_at)
+            return _running(opened, z, farm, limits, plan, new_id, mine)
         if farm.now - (run.commanded_at or farm.now) > timedelta(seconds=limits.confirm_timeout_s):
             return _retry_or_fail(run, z, farm, limits, plan)
         return run
@@ -324,8 +351,14 @@ def admit(
 
 def _open(run: Run, z: ZoneFacts, farm: FarmFacts, plan: Plan, new_id: NewId, seconds: int) -> None:
     command_id = new_id()
+    t = z.config.effective_thresholds
+    dry = (
+        f"moisture {pct(z.moisture)} below start threshold {pct(t.start)}, "
+        if z.moisture is not None
+        else ""
+    )
     why = {
-        RunKind.AUTO: "to reach the stop threshold",
+        RunKind.AUTO: f"{dry}water up to {pct(t.stop)}",
         RunKind.MANUAL: f"asked by {run.by}",
         RunKind.EVERYTHING: f"watering everything, asked by {run.by}",
         RunKind.SCHEDULE: "fallback schedule",

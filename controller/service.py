@@ -1,44 +1,53 @@
-"""The controller process: keeps live state from MQTT, runs the rules, sends bounded commands."""
+"""The controller process: live facts from MQTT, the decision core, bounded commands out.
+
+Readings and valve states are evaluated as they arrive (only the zones they concern);
+APScheduler wakes the controller for time-based work. Every plan is persisted before its
+commands are published, so a restart knows what it had started.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import statistics
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-from controller.rules import Decision, ZoneView, decide, decide_manual
+from controller import core, requests
+from controller.model import (
+    Command,
+    FarmFacts,
+    Plan,
+    Run,
+    RunStatus,
+    ValveFacts,
+    ZoneFacts,
+)
+from controller.readings import ReadingBook
+from controller.scheduling import ControllerScheduler
 from controller.settings import ControllerSettings
+from controller.store import ControlStore
 from smartfarm import payloads
-from smartfarm.config import FarmConfig, ZoneConfig
+from smartfarm.config import FarmConfig
 from smartfarm.ingest import parse_reading
-from smartfarm.models import Action, DecisionRecord, Reading, ValveState, ValveStatus
+from smartfarm.models import Action, DecisionRecord, ValveStatus
 from smartfarm.mqtt import Message, MqttLink
 from smartfarm.payloads import BadPayload
 from smartfarm.stores.state import StateStore
 from smartfarm.topics import QOS_COMMAND, QOS_READING, QOS_STATE, Topics
 
 log = logging.getLogger(__name__)
-
-# A command the valve has not confirmed by then is given up and re-decided.
-CONFIRM_TIMEOUT = timedelta(seconds=15)
+# After connecting, wait this long for the valves' retained states before reconciling.
+RECONCILE_WAIT_S = 5.0
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(slots=True)
-class PendingCommand:
-    command_id: str
-    action: Action
-    sent_at: datetime
-    manual: bool
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
 
 
 class Controller:
@@ -47,19 +56,34 @@ class Controller:
         farm: FarmConfig,
         settings: ControllerSettings,
         state: StateStore,
+        store: ControlStore,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.farm = farm
         self.settings = settings
+        self.limits = settings.limits()
         self.state = state
+        self.store = store
         self.clock = clock
         self.topics = Topics(settings.topic_prefix, farm.farm.id)
-        self.readings: dict[str, Reading] = {}
-        self.valves: dict[str, ValveState] = {}
-        self.pending: dict[str, PendingCommand] = {}
-        self.manual_runs: set[str] = set()  # command ids of runs started by hand
-        self.hold_until: dict[str, datetime] = {}
+        self.zones = {z.id: z for z in farm.zones}
+        self.readings = ReadingBook(farm, clock())
+        self.valves: dict[str, ValveFacts] = {}
+        self.master_pending_since: datetime | None = None
+        self.runs: dict[str, Run] = {}
+        self.overrides: dict[str, tuple[datetime | None, datetime | None]] = {}
+        self.day_start = self._local_midnight(clock())
+        self.delivered: dict[str, tuple[float, float]] = {}
+        self.last_end: dict[str, datetime] = {}
+        self.fired: dict[str, set[str]] = {}
+        self.alarms_on: set[tuple[str, str | None]] = set()
+        self.rain: list[tuple[datetime, float]] = []
         self._last_logged: dict[str, tuple[Action, str]] = {}
+        self._lock = asyncio.Lock()
+        self.scheduler: ControllerScheduler | None = None
+        valves = [z.valve for z in farm.zones] + [v for v in [farm.farm.pump.master_valve] if v]
+        self._valve_zone = {z.valve: z.id for z in farm.zones}
+        self._valve_ids = set(valves)
         self.link = MqttLink(
             settings.mqtt,
             settings.client_id,
@@ -71,186 +95,379 @@ class Controller:
             ],
         )
 
-    async def run(self) -> None:
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read what survives a restart: runs under way, pauses, today's water, rain."""
+        self.runs = {r.id: r for r in self.store.active_runs()}
+        self.overrides = self.store.overrides()
+        self.delivered = self.store.delivered_since(self.day_start)
+        self.last_end = self.store.last_run_ends()
+        self.rain = self.store.rain_since(self.clock() - timedelta(days=7))
+        self.alarms_on = {(a.kind, a.zone) for a in self.state.alarms() if a.source == "controller"}
+        for run in self.runs.values():
+            if run.schedule_key:
+                self.fired.setdefault(run.zone, set()).add(run.schedule_key)
+
+    async def run(self, scheduled: bool = True) -> None:
+        await asyncio.to_thread(self.load)
         await self.link.start()
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        # One evaluation at a time; a late one is merged into the next, never queued up.
-        scheduler.add_job(
-            self.evaluate,
-            "interval",
-            seconds=self.settings.evaluate_seconds,
-            id="evaluate",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=30,
-        )
-        scheduler.start()
-        log.info(
-            "controller: %d zones, evaluating every %gs",
-            len(self.farm.zones),
-            self.settings.evaluate_seconds,
-        )
+        await self._await_valve_states()
+        await self.reconcile()
+        if scheduled:
+            self.scheduler = ControllerScheduler(
+                self.farm, self.settings.resolved_state_db_url(), self.evaluate
+            )
+            self.scheduler.start(self.settings.evaluate_seconds, self.settings.sweep_seconds)
+        log.info("controller: %d zones, %d runs resumed", len(self.zones), len(self.runs))
         try:
             while True:
                 await self.on_message(await self.link.messages.get())
         finally:
-            scheduler.shutdown(wait=False)
+            if self.scheduler is not None:
+                self.scheduler.shutdown()
             await self.link.stop()
 
+    async def _await_valve_states(self) -> None:
+        deadline = asyncio.get_running_loop().time() + RECONCILE_WAIT_S
+        while asyncio.get_running_loop().time() < deadline:
+            while not self.link.messages.empty():
+                self._absorb(self.link.messages.get_nowait())
+            if self._valve_ids <= set(self.valves):
+                return
+            await asyncio.sleep(0.05)
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            now = self.clock()
+            active_zones = {r.zone for r in self.runs.values()}
+            facts = {z: self.zone_facts(z, now) for z in active_zones}
+            plan = core.reconcile(facts, self.runs, self.farm_facts(now))
+            await self._apply(plan, now)
+        await self.evaluate(None)
+
+    # -- incoming --------------------------------------------------------------------------
+
     async def on_message(self, message: Message) -> None:
-        if self.topics.device_of(message.topic, "sensor", "reading"):
-            self._on_reading(message)
-        elif valve := self.topics.device_of(message.topic, "valve", "state"):
-            self._on_valve_state(valve, message.payload)
-        elif device := self.topics.device_of(message.topic, "device", "availability"):
-            self._on_availability(device, message.payload)
-        elif message.topic == self.topics.controller_request():
+        if message.topic == self.topics.controller_request():
             await self._on_request(message.payload)
+            return
+        zone = self._absorb(message)
+        if zone is not None:
+            await self.evaluate([zone])
 
-    def _on_reading(self, message: Message) -> None:
-        try:
-            reading = parse_reading(
-                message.topic, message.payload, self.farm, self.topics, self.clock()
-            )
-        except BadPayload:
-            return  # the gateway dead-letters it; the controller just ignores it
-        known = self.readings.get(reading.sensor)
-        if known is None or reading.ts >= known.ts:
-            self.readings[reading.sensor] = reading
+    def _absorb(self, message: Message) -> str | None:
+        """Take in a reading or a valve state; the zone it concerns, if any."""
+        if self.topics.device_of(message.topic, "sensor", "reading"):
+            try:
+                reading = parse_reading(
+                    message.topic, message.payload, self.farm, self.topics, self.clock()
+                )
+            except BadPayload:
+                return None  # the gateway dead-letters it with the reason
+            return self.readings.add(reading)
+        if valve := self.topics.device_of(message.topic, "valve", "state"):
+            return self._on_valve_state(valve, message.payload)
+        device = self.topics.device_of(message.topic, "device", "availability")
+        if device in self._valve_ids and message.payload == b"offline":
+            assert device is not None
+            known = self.valves.get(device, ValveFacts(ValveStatus.UNKNOWN))
+            self.valves[device] = ValveFacts(ValveStatus.OFFLINE, known.command_id, ts=self.clock())
+            return self._valve_zone.get(device)
+        return None
 
-    def _on_valve_state(self, valve: str, payload: bytes) -> None:
+    def _on_valve_state(self, valve: str, payload: bytes) -> str | None:
+        if valve not in self._valve_ids:
+            return None
         try:
             data = payloads.decode("valve-state.v1", payload)
         except BadPayload as err:
             log.warning("controller: bad state from valve %s: %s", valve, err)
-            return
-        status = ValveStatus(data["state"])
-        state = ValveState(
-            valve=valve,
-            status=status,
-            ts=payloads.parse_ts(data["ts"]),
-            command_id=data.get("command_id"),
-            since=payloads.parse_ts(data["since"]) if data.get("since") else None,
-            until=payloads.parse_ts(data["until"]) if data.get("until") else None,
-        )
-        self.valves[valve] = state
-        zone = self.farm.zone_of_valve(valve)
-        pending = self.pending.get(zone.id) if zone else None
-        if zone and pending and state.command_id == pending.command_id:
-            del self.pending[zone.id]
+            return None
 
-    def _on_availability(self, device: str, payload: bytes) -> None:
-        known = self.valves.get(device)
-        if payload == b"offline" and self.farm.zone_of_valve(device):
-            self.valves[device] = ValveState(
-                device, ValveStatus.OFFLINE, self.clock(), known.command_id if known else None
-            )
+        def ts(key: str) -> datetime | None:
+            return payloads.parse_ts(data[key]) if data.get(key) else None
+
+        status = ValveStatus(data["state"])
+        self.valves[valve] = ValveFacts(
+            status, data.get("command_id"), ts("since"), ts("until"), ts("ts")
+        )
+        if valve == self.farm.farm.pump.master_valve and status is ValveStatus.OPEN:
+            self.master_pending_since = None
+        self._clear_alarm_later("valve_fault", self._valve_zone.get(valve))
+        return self._valve_zone.get(valve)
 
     async def _on_request(self, payload: bytes) -> None:
         try:
             req = payloads.decode("controller-request.v1", payload)
-            zone = self.farm.zone(req["zone"])
-        except (BadPayload, KeyError) as err:
+            if "zone" in req and req["zone"] not in self.zones:
+                raise BadPayload("unknown_zone", f"zone {req['zone']!r} is not in the farm")
+        except BadPayload as err:
             log.warning("controller: ignored bad request: %s", err)
             return
-        now = self.clock()
-        views = {v.zone: v for v in self.views(now)}
-        in_use = sum(
-            v.flow_lph
-            for v in views.values()
-            if v.valve is ValveStatus.OPEN or v.awaiting_confirmation
-        )
-        decision = decide_manual(
-            views[zone.id],
-            req["action"],
-            req.get("minutes"),
-            req["by"],
-            in_use,
-            self.farm.farm.pump.capacity_lph,
-        )
-        if decision.action is Action.CLOSE:
-            hold = timedelta(minutes=self.settings.manual_stop_hold_minutes)
-            self.hold_until[zone.id] = now + hold
-        await self.apply(decision, now, by=req["by"], manual=True)
-
-    def views(self, now: datetime) -> list[ZoneView]:
-        return [self._view(zone, now) for zone in self.farm.zones]
-
-    def _view(self, zone: ZoneConfig, now: datetime) -> ZoneView:
-        fresh = [r for s in zone.sensors if (r := self.readings.get(s)) is not None]
-        moisture = statistics.median(r.vwc for r in fresh) if fresh else None
-        age = min((now - r.ts).total_seconds() for r in fresh) if fresh else None
-        valve = self.valves.get(zone.valve)
-        pending = self.pending.get(zone.id)
-        if pending and now - pending.sent_at > CONFIRM_TIMEOUT:
-            log.warning(
-                "controller: valve %s did not confirm command %s in %ss",
-                zone.valve,
-                pending.command_id,
-                CONFIRM_TIMEOUT.seconds,
+        async with self._lock:
+            now = self.clock()
+            plan = self._request_plan(req, now)
+            await self._evaluate_locked(
+                None
+                if req["action"] == "water_everything"
+                else [req["zone"]]
+                if "zone" in req
+                else None,
+                now,
+                plan,
             )
-            del self.pending[zone.id]
-            pending = None
-        status = valve.status if valve else ValveStatus.UNKNOWN
-        return ZoneView(
-            zone=zone.id,
-            thresholds=zone.effective_thresholds,
-            flow_lph=zone.flow_lph,
-            max_run_minutes=zone.max_run_minutes,
-            moisture=moisture,
-            moisture_age_s=age,
-            valve=status,
-            open_since=valve.since if valve and status is ValveStatus.OPEN else None,
-            manual_run=bool(valve and valve.command_id in self.manual_runs),
-            awaiting_confirmation=pending is not None,
-            hold_until=self.hold_until.get(zone.id),
+
+    def _request_plan(self, req: dict[str, Any], now: datetime) -> Plan:
+        action, by = str(req["action"]), str(req["by"])
+        farm = self.farm_facts(now)
+        if action == "rain":
+            mm = float(req["mm"])
+            self.store.add_rain(now, mm, by)
+            self.rain.append((now, mm))
+            return Plan()
+        if action == "water_everything":
+            facts = {z: self.zone_facts(z, now) for z in self.zones}
+            return requests.water_everything(
+                facts, self.runs, farm, new_id, int(req["minutes"]), by
+            )
+        z = self.zone_facts(str(req["zone"]), now)
+        if action == "water_now":
+            return requests.water_now(z, self.runs, farm, new_id, int(req["minutes"]), by)
+        if action == "stop":
+            hold = timedelta(minutes=self.settings.manual_stop_hold_minutes)
+            return requests.stop(z, self.runs, farm, new_id, by, hold)
+        if action == "pause":
+            return requests.pause(
+                z, self.runs, farm, new_id, by, payloads.parse_ts(str(req["until"]))
+            )
+        return requests.resume(z, by)
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    async def evaluate(self, zones: Sequence[str] | None = None) -> Plan:
+        async with self._lock:
+            return await self._evaluate_locked(zones, self.clock(), None)
+
+    async def _evaluate_locked(
+        self, zones: Sequence[str] | None, now: datetime, plan: Plan | None
+    ) -> Plan:
+        self._roll_day(now)
+        if plan is not None:
+            # A request's effects on pauses and holds apply to this very evaluation.
+            self._apply_overrides(plan)
+        consider = set(self.zones if zones is None else zones)
+        consider |= {r.zone for r in self.runs.values()}
+        if plan is not None:
+            consider |= {r.zone for r in plan.runs.values()}
+        facts = {z: self.zone_facts(z, now) for z in consider}
+        plan = core.evaluate(
+            facts, self.runs, self.farm_facts(now), self.limits, new_id, consider, plan
+        )
+        await self._apply(plan, now)
+        return plan
+
+    def zone_facts(self, zone_id: str, now: datetime) -> ZoneFacts:
+        zone = self.zones[zone_id]
+        m = self.readings.zone(zone, now, self.limits.stale_after_s)
+        paused, hold = self.overrides.get(zone_id, (None, None))
+        seconds, litres = self.delivered.get(zone_id, (0.0, 0.0))
+        return ZoneFacts(
+            config=zone,
+            moisture=m.moisture,
+            moisture_age_s=m.age_s,
+            no_good_reading_s=m.no_good_s,
+            valve=self._valve_facts(zone.valve, zone_id),
+            delivered_today_s=seconds,
+            delivered_today_l=litres,
+            last_run_ended_at=self.last_end.get(zone_id),
+            paused_until=paused,
+            hold_until=hold,
+            schedule_fired=frozenset(self.fired.get(zone_id, ())),
         )
 
-    async def evaluate(self) -> list[Decision]:
-        now = self.clock()
-        decisions = decide(
-            self.views(now),
-            self.farm.farm.pump.capacity_lph,
-            now,
-            self.settings.stale_after_seconds,
+    def _valve_facts(self, valve: str, zone: str | None) -> ValveFacts:
+        facts = self.valves.get(valve, ValveFacts(ValveStatus.UNKNOWN))
+        faulty = ("valve_fault", zone) in self.alarms_on
+        return ValveFacts(
+            facts.status, facts.command_id, facts.since, facts.until, facts.ts, faulty=faulty
         )
-        for decision in decisions:
-            await self.apply(decision, now)
-        return decisions
 
-    async def apply(
-        self, decision: Decision, now: datetime, by: str = "controller", manual: bool = False
+    def farm_facts(self, now: datetime) -> FarmFacts:
+        info = self.farm.farm
+        in_use = sum(
+            z.flow_lph
+            for z in self.farm.zones
+            if self.valves.get(z.valve, ValveFacts(ValveStatus.UNKNOWN)).status is ValveStatus.OPEN
+            or any(r.zone == z.id and r.status is RunStatus.OPENING for r in self.runs.values())
+        )
+        window = timedelta(hours=info.rain.window_hours)
+        rain = sum(mm for ts, mm in self.rain if ts >= now - window)
+        master = None
+        if info.pump.master_valve:
+            known = self.valves.get(info.pump.master_valve, ValveFacts(ValveStatus.UNKNOWN))
+            master = ValveFacts(
+                known.status,
+                known.command_id,
+                known.since,
+                known.until,
+                known.ts,
+                pending_since=self.master_pending_since,
+            )
+        return FarmFacts(now=now, info=info, flow_in_use_lph=in_use, rain_mm=rain, master=master)
+
+    def _roll_day(self, now: datetime) -> None:
+        midnight = self._local_midnight(now)
+        if midnight != self.day_start:
+            self.day_start = midnight
+            self.delivered = {}
+            self.fired = {}
+
+    def _local_midnight(self, now: datetime) -> datetime:
+        local = now.astimezone(self.farm.farm.tz)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+    # -- applying a plan -------------------------------------------------------------------
+
+    def _apply_overrides(self, plan: Plan) -> None:
+        for zone, until in plan.pauses.items():
+            self.overrides[zone] = (until, self.overrides.get(zone, (None, None))[1])
+        for zone, until in plan.holds.items():
+            self.overrides[zone] = (self.overrides.get(zone, (None, None))[0], until)
+
+    async def _apply(self, plan: Plan, now: datetime) -> None:
+        self._apply_overrides(plan)
+        for run in plan.runs.values():
+            if run.status.active:
+                self.runs[run.id] = run
+            else:
+                self.runs.pop(run.id, None)
+                if run.delivered_s > 0 and run.ended_at:
+                    self.last_end[run.zone] = run.ended_at
+            if run.schedule_key:
+                self.fired.setdefault(run.zone, set()).add(run.schedule_key)
+        for cycle in plan.cycles:
+            s, litres = self.delivered.get(cycle.zone, (0.0, 0.0))
+            self.delivered[cycle.zone] = (s + cycle.seconds, litres + cycle.litres)
+        records = self._records(plan, now)
+        alarms = self._alarm_changes(plan)
+        if plan.runs or plan.cycles or records or alarms or plan.pauses or plan.holds:
+            # Durable before anything moves: a restart then knows what was started.
+            await asyncio.to_thread(self._persist, plan, records, alarms, now)
+        for command in plan.commands:
+            self._publish_command(command, now)
+        for record in records:
+            self._publish_decision(record)
+        for run in plan.runs.values():
+            if run.status is RunStatus.SOAKING and run.soak_until and self.scheduler:
+                self.scheduler.wake_at(run.soak_until, run.zone, run.id)
+
+    def _persist(
+        self,
+        plan: Plan,
+        records: list[DecisionRecord],
+        alarms: list[tuple[str, str | None, str, bool]],
+        now: datetime,
     ) -> None:
-        """Send the command a decision calls for and log it (repeats of a hold are not logged)."""
-        zone = self.farm.zone(decision.zone)
-        command_id: str | None = None
-        if decision.action in (Action.OPEN, Action.CLOSE):
-            command_id = uuid.uuid4().hex[:16]
-            self._send(zone.valve, command_id, decision, now)
-            self.pending[zone.id] = PendingCommand(command_id, decision.action, now, manual)
-            if manual and decision.action is Action.OPEN:
-                self.manual_runs.add(command_id)
-        key = (decision.action, decision.code)
-        if command_id is None and self._last_logged.get(zone.id) == key:
-            log.debug("controller: %s: %s", zone.id, decision.reason)
-            return
-        self._last_logged[zone.id] = key
-        log.info("controller: %s: %s: %s", zone.id, decision.action.value, decision.reason)
-        record = DecisionRecord(
-            now, zone.id, decision.action, decision.reason, by, command_id, decision.duration_s
-        )
-        await asyncio.to_thread(self.state.add_decision, record)
+        self.store.save_runs(plan.runs.values())
+        self.store.add_cycles(plan.cycles)
+        for zone in set(plan.pauses) | set(plan.holds):
+            paused, hold = self.overrides.get(zone, (None, None))
+            self.store.set_override(zone, paused, hold)
+        self.state.add_decisions(records)
+        for kind, alarm_zone, message, raised in alarms:
+            if raised:
+                self.state.raise_alarm("controller", kind, message, now, alarm_zone)
+            else:
+                self.state.clear_alarm("controller", kind, now, alarm_zone)
+            self._publish_alarm(kind, alarm_zone, message, raised, now)
 
-    def _send(self, valve: str, command_id: str, decision: Decision, now: datetime) -> None:
+    def _records(self, plan: Plan, now: datetime) -> list[DecisionRecord]:
+        """Decisions worth logging: every action, and a hold or skip when its rule changes."""
+        out = []
+        for d in plan.decisions:
+            key = (d.action, d.code)
+            moving = d.action in (Action.OPEN, Action.CLOSE) or d.by != "controller"
+            if not moving and self._last_logged.get(d.zone) == key:
+                continue
+            self._last_logged[d.zone] = key
+            log.info("controller: %s: %s: %s", d.zone, d.action.value, d.reason)
+            out.append(
+                DecisionRecord(
+                    now,
+                    d.zone,
+                    d.action,
+                    d.reason,
+                    d.by,
+                    d.command_id,
+                    d.duration_s,
+                    d.code,
+                    d.run_id,
+                )
+            )
+        return out
+
+    def _alarm_changes(self, plan: Plan) -> list[tuple[str, str | None, str, bool]]:
+        changes = []
+        for a in plan.alarms:
+            key = (a.kind, a.zone)
+            if a.raised and key not in self.alarms_on:
+                self.alarms_on.add(key)
+                changes.append((a.kind, a.zone, a.message, True))
+            elif not a.raised and key in self.alarms_on:
+                self.alarms_on.discard(key)
+                changes.append((a.kind, a.zone, a.message, False))
+        return changes
+
+    def _clear_alarm_later(self, kind: str, zone: str | None) -> None:
+        if (kind, zone) in self.alarms_on:
+            self.alarms_on.discard((kind, zone))
+            asyncio.get_running_loop().create_task(
+                asyncio.to_thread(self.state.clear_alarm, "controller", kind, self.clock(), zone)
+            )
+
+    def _publish_command(self, command: Command, now: datetime) -> None:
         body: dict[str, object] = {
             "v": 1,
-            "id": command_id,
-            "action": decision.action.value,
+            "id": command.command_id,
+            "action": command.action.value,
             "issued": payloads.format_ts(now),
-            "reason": decision.reason[:200],
+            "reason": command.reason[:200],
         }
-        if decision.action is Action.OPEN:
-            # Never an unbounded open: the valve closes itself when this ends.
-            assert decision.duration_s is not None and decision.duration_s > 0
-            body["duration_s"] = decision.duration_s
-        self.link.publish(self.topics.valve_command(valve), payloads.encode(body), QOS_COMMAND)
+        if command.action is Action.OPEN:
+            assert command.duration_s and command.duration_s > 0  # never unbounded
+            body["duration_s"] = command.duration_s
+            if command.valve == self.farm.farm.pump.master_valve:
+                self.master_pending_since = now
+        self.link.publish(
+            self.topics.valve_command(command.valve), payloads.encode(body), QOS_COMMAND
+        )
+
+    def _publish_decision(self, r: DecisionRecord) -> None:
+        body = {
+            "v": 1,
+            "ts": payloads.format_ts(r.ts),
+            "zone": r.zone,
+            "action": r.action.value,
+            "code": r.code,
+            "reason": r.reason,
+            "by": r.by,
+            "run_id": r.run_id,
+            "command_id": r.command_id,
+            "duration_s": r.duration_s,
+        }
+        self.link.publish(self.topics.controller_decision(), payloads.encode(body), QOS_COMMAND)
+
+    def _publish_alarm(
+        self, kind: str, zone: str | None, message: str, raised: bool, now: datetime
+    ) -> None:
+        body = {
+            "v": 1,
+            "ts": payloads.format_ts(now),
+            "source": "controller",
+            "kind": kind,
+            "zone": zone,
+            "state": "raised" if raised else "cleared",
+            "message": message,
+        }
+        self.link.publish(self.topics.alarm("controller"), payloads.encode(body), QOS_COMMAND)

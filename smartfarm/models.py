@@ -88,3 +88,5 @@ class DecisionRecord:
     by: str = "controller"
     command_id: str | None = None
     duration_s: int | None = None
+    code: str | None = None  # the rule that fired, stable: lets a page translate the reason
+    run_id: str | None = None

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from controller.settings import ControllerSettings
+from controller.store import ControlStore
 from gateway.settings import GatewaySettings
 from smartfarm.config import FarmConfig, load_farm_config
 from smartfarm.settings import (
@@ -118,15 +119,17 @@ async def run_controller(settings: ControllerSettings) -> None:
 
     farm = _farm(settings)
     state = _open_state(settings)
+    store = ControlStore(settings.resolved_state_db_url())
     try:
         await supervise(
             {
-                "controller": Controller(farm, settings, state).run(),
+                "controller": Controller(farm, settings, state, store).run(),
                 "heartbeat": _heartbeat(settings.var_dir, "controller"),
             },
             {},
         )
     finally:
+        store.close()
         state.close()
 
 
@@ -198,9 +201,11 @@ async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) ->
     telemetry = open_telemetry_store(gw_settings, gw_settings.var_dir)
     state = _open_state(gw_settings)
     server, api_stores = _api_server(farm, api_settings, access_log=False)
+    ctl_settings = ControllerSettings(**overrides)
+    control = ControlStore(ctl_settings.resolved_state_db_url())
     jobs = {
         "gateway": Gateway(farm, gw_settings, telemetry, state).run(),
-        "controller": Controller(farm, ControllerSettings(**overrides), state).run(),
+        "controller": Controller(farm, ctl_settings, state, control).run(),
         "sim": _sim(farm, SimSettings(**overrides)).run(),
         "api": server.serve(),
         "banner": _banner(server, api_settings, gw_settings.mqtt_url),
@@ -208,7 +213,7 @@ async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) ->
     try:
         await supervise(jobs, {"api": lambda: setattr(server, "should_exit", True)})
     finally:
-        for store in (telemetry, state, *api_stores):
+        for store in (telemetry, state, control, *api_stores):
             store.close()
         if broker is not None:
             await broker.stop()

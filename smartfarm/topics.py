@@ -35,6 +35,9 @@ class Topics:
     def alarm(self, source: str) -> str:
         return f"{self.base}/alarm/{source}"
 
+    def controller_decision(self) -> str:
+        return f"{self.base}/controller/decision"
+
     def controller_request(self) -> str:
         return f"{self.base}/controller/request"
 

@@ -61,7 +61,7 @@ def test_controller_opens_a_dry_zone_with_a_bounded_command_and_closes_it(
         )
         command = json.loads(opened.payload)
         assert 0 < command["duration_s"] <= 60 * 60
-        assert "below 30.4%" in command["reason"]
+        assert "below start threshold 30.4%" in command["reason"]
         probe.wait_for(
             lambda m: (
                 m.topic.endswith("/state")
@@ -73,7 +73,7 @@ def test_controller_opens_a_dry_zone_with_a_bounded_command_and_closes_it(
             lambda m: m.topic.endswith("/command") and json.loads(m.payload)["action"] == "close",
             timeout=60,
         )
-        assert "reached 34.6%" in json.loads(closed.payload)["reason"]
+        assert "reached stop threshold 34.6%" in json.loads(closed.payload)["reason"]
         log = httpx.get(f"{stack.base_url}/api/v1/decisions?zone=z1").json()
         actions = [d["action"] for d in log]
         assert "open" in actions and "close" in actions

@@ -53,6 +53,8 @@ decisions = Table(
     Column("by", String(64), nullable=False),
     Column("command_id", String(64)),
     Column("duration_s", Integer),
+    Column("code", String(32)),
+    Column("run_id", String(32)),
 )
 
 alarms = Table(
@@ -132,17 +134,28 @@ class StateStore:
             ]
 
     def add_decision(self, record: DecisionRecord) -> None:
+        self.add_decisions([record])
+
+    def add_decisions(self, records: list[DecisionRecord]) -> None:
+        if not records:
+            return
         with self._engine.begin() as conn:
             conn.execute(
-                insert(decisions).values(
-                    ts=record.ts,
-                    zone=record.zone,
-                    action=record.action.value,
-                    reason=record.reason,
-                    by=record.by,
-                    command_id=record.command_id,
-                    duration_s=record.duration_s,
-                )
+                insert(decisions),
+                [
+                    dict(
+                        ts=record.ts,
+                        zone=record.zone,
+                        action=record.action.value,
+                        reason=record.reason,
+                        by=record.by,
+                        command_id=record.command_id,
+                        duration_s=record.duration_s,
+                        code=record.code,
+                        run_id=record.run_id,
+                    )
+                    for record in records
+                ],
             )
 
     def decisions(self, zone: str | None = None, limit: int = 50) -> list[DecisionRecord]:
@@ -159,6 +172,8 @@ class StateStore:
                     by=r.by,
                     command_id=r.command_id,
                     duration_s=r.duration_s,
+                    code=r.code,
+                    run_id=r.run_id,
                 )
                 for r in conn.execute(query)
             ]
