@@ -84,6 +84,7 @@ class Controller:
         valves = [z.valve for z in farm.zones] + [v for v in [farm.farm.pump.master_valve] if v]
         self._valve_zone = {z.valve: z.id for z in farm.zones}
         self._valve_ids = set(valves)
+        self._open_valves: set[str] = set()
         self.link = MqttLink(
             settings.mqtt,
             settings.client_id,
@@ -173,6 +174,7 @@ class Controller:
             assert device is not None
             known = self.valves.get(device, ValveFacts(ValveStatus.UNKNOWN))
             self.valves[device] = ValveFacts(ValveStatus.OFFLINE, known.command_id, ts=self.clock())
+            self._open_valves.discard(device)
             return self._valve_zone.get(device)
         return None
 
@@ -189,6 +191,10 @@ class Controller:
             return payloads.parse_ts(data[key]) if data.get(key) else None
 
         status = ValveStatus(data["state"])
+        if status is ValveStatus.OPEN:
+            self._open_valves.add(valve)
+        else:
+            self._open_valves.discard(valve)
         self.valves[valve] = ValveFacts(
             status, data.get("command_id"), ts("since"), ts("until"), ts("ts")
         )
@@ -295,12 +301,10 @@ class Controller:
 
     def farm_facts(self, now: datetime) -> FarmFacts:
         info = self.farm.farm
-        in_use = sum(
-            z.flow_lph
-            for z in self.farm.zones
-            if self.valves.get(z.valve, ValveFacts(ValveStatus.UNKNOWN)).status is ValveStatus.OPEN
-            or any(r.zone == z.id and r.status is RunStatus.OPENING for r in self.runs.values())
-        )
+        # Proportional to open valves and runs under way, not to the number of zones.
+        flowing = {self._valve_zone[v] for v in self._open_valves if v in self._valve_zone}
+        flowing |= {r.zone for r in self.runs.values() if r.status is RunStatus.OPENING}
+        in_use = sum(self.zones[z].flow_lph for z in flowing)
         window = timedelta(hours=info.rain.window_hours)
         rain = sum(mm for ts, mm in self.rain if ts >= now - window)
         master = None
