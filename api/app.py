@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import schemas
 from api.live import LiveState, cancel
+from controller.store import ControlStore
 from smartfarm import payloads
 from smartfarm.config import FarmConfig, ZoneConfig
 from smartfarm.models import Alarm, DecisionRecord, ValveStatus
@@ -32,7 +33,11 @@ STALE_AFTER = timedelta(minutes=15)
 
 
 def create_app(
-    farm: FarmConfig, settings: ApiSettings, telemetry: TelemetryStore, state: StateStore
+    farm: FarmConfig,
+    settings: ApiSettings,
+    telemetry: TelemetryStore,
+    state: StateStore,
+    control: ControlStore,
 ) -> FastAPI:
     topics = Topics(settings.topic_prefix, farm.farm.id)
     link = MqttLink(settings.mqtt, settings.client_id)
@@ -61,18 +66,17 @@ def create_app(
         except KeyError:
             raise HTTPException(404, f"zone {zone_id!r} does not exist") from None
 
-    def request(zone: ZoneConfig, action: str, minutes: int | None) -> schemas.Accepted:
+    def request(action: str, **fields: object) -> schemas.Accepted:
+        """Ask the controller; it applies the safety limits and logs the outcome."""
         if not link.connected:
             raise HTTPException(503, "not connected to the farm's broker; try again shortly")
         body: dict[str, object] = {
             "v": 1,
             "id": uuid.uuid4().hex[:16],
             "action": action,
-            "zone": zone.id,
             "by": "web",
         }
-        if minutes is not None:
-            body["minutes"] = minutes
+        body.update({k: v for k, v in fields.items() if v is not None})
         link.publish(topics.controller_request(), payloads.encode(body), QOS_COMMAND)
         return schemas.Accepted(request_id=str(body["id"]))
 
@@ -104,11 +108,41 @@ def create_app(
 
     @app.post("/api/v1/zones/{zone_id}/water", status_code=202, response_model=schemas.Accepted)
     def water_now(zone_id: str, body: schemas.WaterNow) -> schemas.Accepted:
-        return request(zone_or_404(zone_id), "water_now", body.minutes)
+        return request("water_now", zone=zone_or_404(zone_id).id, minutes=body.minutes)
 
     @app.post("/api/v1/zones/{zone_id}/stop", status_code=202, response_model=schemas.Accepted)
     def stop(zone_id: str) -> schemas.Accepted:
-        return request(zone_or_404(zone_id), "stop", None)
+        return request("stop", zone=zone_or_404(zone_id).id)
+
+    @app.post("/api/v1/zones/{zone_id}/pause", status_code=202, response_model=schemas.Accepted)
+    def pause(zone_id: str, body: schemas.Pause) -> schemas.Accepted:
+        if body.until <= datetime.now(UTC):
+            raise HTTPException(
+                422,
+                [{"loc": ["body", "until"], "msg": "must be in the future", "type": "value_error"}],
+            )
+        return request("pause", zone=zone_or_404(zone_id).id, until=payloads.format_ts(body.until))
+
+    @app.post("/api/v1/zones/{zone_id}/resume", status_code=202, response_model=schemas.Accepted)
+    def resume(zone_id: str) -> schemas.Accepted:
+        return request("resume", zone=zone_or_404(zone_id).id)
+
+    @app.post("/api/v1/water-everything", status_code=202, response_model=schemas.Accepted)
+    def water_everything(body: schemas.WaterNow) -> schemas.Accepted:
+        return request("water_everything", minutes=body.minutes)
+
+    @app.post("/api/v1/rain", status_code=202, response_model=schemas.Accepted)
+    def report_rain(body: schemas.Rain) -> schemas.Accepted:
+        return request("rain", mm=body.mm)
+
+    @app.get("/api/v1/runs", response_model=list[schemas.RunOut])
+    def list_runs(
+        zone: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> list[schemas.RunOut]:
+        return [
+            schemas.RunOut.model_validate(r, from_attributes=True)
+            for r in control.recent_runs(zone, limit)
+        ]
 
     @app.get("/api/v1/decisions", response_model=list[schemas.DecisionOut])
     def list_decisions(
@@ -168,6 +202,8 @@ def decision_out(d: DecisionRecord) -> schemas.DecisionOut:
         by=d.by,
         command_id=d.command_id,
         duration_s=d.duration_s,
+        code=d.code,
+        run_id=d.run_id,
     )
 
 

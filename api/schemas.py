@@ -31,10 +31,12 @@ class DecisionOut(BaseModel):
     ts: datetime
     zone: str
     action: str
+    code: str | None = Field(None, description="The rule that fired, stable across languages")
     reason: str
     by: str
     command_id: str | None = None
     duration_s: int | None = None
+    run_id: str | None = None
 
 
 class ZoneStatus(BaseModel):
@@ -53,6 +55,30 @@ class ZoneStatus(BaseModel):
 
 class WaterNow(BaseModel):
     minutes: int = Field(ge=1, le=MAX_MANUAL_MINUTES, examples=[10])
+
+
+class Pause(BaseModel):
+    until: datetime = Field(
+        description="When automatic watering may resume (with time zone)",
+        examples=["2026-11-25T06:00:00+07:00"],
+    )
+
+
+class Rain(BaseModel):
+    mm: float = Field(ge=0, le=1000, description="Rain that fell, in millimetres", examples=[12])
+
+
+class RunOut(BaseModel):
+    id: str
+    zone: str
+    kind: str
+    by: str
+    created_at: datetime
+    status: str
+    target_s: int | None
+    delivered_s: float
+    ended_at: datetime | None
+    end_reason: str | None
 
 
 class Accepted(BaseModel):

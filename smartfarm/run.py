@@ -138,7 +138,8 @@ def _api_server(farm: FarmConfig, settings: ApiSettings, access_log: bool) -> tu
 
     telemetry = open_telemetry_store(settings, settings.var_dir)
     state = _open_state(settings)
-    app = create_app(farm, settings, telemetry, state)
+    control = ControlStore(settings.resolved_state_db_url())
+    app = create_app(farm, settings, telemetry, state, control)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -147,7 +148,7 @@ def _api_server(farm: FarmConfig, settings: ApiSettings, access_log: bool) -> tu
         access_log=access_log,
         lifespan="on",
     )
-    return _Server(config), (telemetry, state)
+    return _Server(config), (telemetry, state, control)
 
 
 async def run_api(settings: ApiSettings) -> None:
