@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from smartfarm.testing.influxd import InfluxdServer
 from smartfarm.testing.mosquitto import MosquittoServer
 from smartfarm.testing.ports import free_port
+from smartfarm.testing.postgres import PostgresDatabase
 from smartfarm.testing.processes import ProcessGroup, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,20 @@ def influxd(tmp_path: Path) -> Iterator[InfluxdServer]:
     with InfluxdServer(tmp_path / "influxd") as server:
         server.create_database("farm")
         yield server
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server at 127.0.0.1:5432, dropped afterwards."""
+    db = PostgresDatabase()
+    try:
+        db.create()
+    except psycopg.OperationalError as err:
+        pytest.fail(f"PostgreSQL is needed on {db.admin_url} (SMARTFARM_TEST_POSTGRES): {err}")
+    try:
+        yield db.url
+    finally:
+        db.drop()
 
 
 @dataclass
