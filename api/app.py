@@ -17,8 +17,10 @@ from fastapi.staticfiles import StaticFiles
 
 from api import schemas
 from api.live import LiveState, cancel
+from controller.dryrun import dry_run
 from controller.store import ControlStore
 from smartfarm import payloads
+from smartfarm.agronomy import Thresholds
 from smartfarm.config import FarmConfig, ZoneConfig
 from smartfarm.models import Alarm, DecisionRecord, ValveStatus
 from smartfarm.mqtt import MqttLink
@@ -134,6 +136,47 @@ def create_app(
     @app.post("/api/v1/rain", status_code=202, response_model=schemas.Accepted)
     def report_rain(body: schemas.Rain) -> schemas.Accepted:
         return request("rain", mm=body.mm)
+
+    @app.post("/api/v1/zones/{zone_id}/dry-run", response_model=schemas.DryRunOut)
+    def zone_dry_run(zone_id: str, body: schemas.DryRunIn) -> schemas.DryRunOut:
+        """What the controller would have done with these thresholds; actuates nothing."""
+        zone = zone_or_404(zone_id)
+        if body.start >= body.stop:
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "loc": ["body", "start"],
+                        "type": "value_error",
+                        "msg": f"start ({body.start}) must be below stop ({body.stop})",
+                    }
+                ],
+            )
+        until = datetime.now(UTC)
+        since = until - timedelta(days=body.days)
+        readings = telemetry.history(zone.sensors, since, until)
+        result = dry_run(farm, zone.id, Thresholds(body.start, body.stop), readings, since, until)
+        actual = control.cycles(zone.id, since)
+        return schemas.DryRunOut(
+            zone=zone.id,
+            start=body.start,
+            stop=body.stop,
+            since=since,
+            until=until,
+            readings=result.readings,
+            runs=[
+                schemas.ShadowRunOut(started_at=r.started_at, minutes=r.minutes, litres=r.litres)
+                for r in result.runs
+            ],
+            minutes=result.minutes,
+            litres=result.litres,
+            actual_minutes=sum(c.seconds for c in actual) / 60,
+            actual_litres=sum(c.litres for c in actual),
+            decisions=[
+                schemas.ShadowDecisionOut(ts=ts, code=code, reason=reason)
+                for ts, code, reason in result.decisions[-200:]
+            ],
+        )
 
     @app.get("/api/v1/runs", response_model=list[schemas.RunOut])
     def list_runs(

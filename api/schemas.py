@@ -81,6 +81,39 @@ class RunOut(BaseModel):
     end_reason: str | None
 
 
+class DryRunIn(BaseModel):
+    days: float = Field(7, gt=0, le=90, description="How many past days to replay")
+    start: float = Field(gt=0, lt=1, description="Start threshold to try (m3/m3)")
+    stop: float = Field(gt=0, lt=1, description="Stop threshold to try (m3/m3)")
+
+
+class ShadowRunOut(BaseModel):
+    started_at: datetime
+    minutes: float
+    litres: float
+
+
+class ShadowDecisionOut(BaseModel):
+    ts: datetime
+    code: str
+    reason: str
+
+
+class DryRunOut(BaseModel):
+    zone: str
+    start: float
+    stop: float
+    since: datetime
+    until: datetime
+    readings: int
+    runs: list[ShadowRunOut]
+    minutes: float = Field(description="Water the new thresholds would have given, minutes")
+    litres: float
+    actual_minutes: float = Field(description="Water actually given in the same period")
+    actual_litres: float
+    decisions: list[ShadowDecisionOut]
+
+
 class Accepted(BaseModel):
     request_id: str
 

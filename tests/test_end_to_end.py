@@ -231,3 +231,21 @@ def test_a_valve_refuses_an_open_without_a_duration(farm_stack: Stack) -> None:
     finally:
         probe.close()
     assert "ignored bad command" in farm_stack.procs.log("sim")
+
+
+def test_dry_run_of_new_thresholds_through_the_api(farm_stack: Stack) -> None:
+    poll(
+        lambda: len(
+            httpx.get(f"{farm_stack.base_url}/api/v1/zones/z1/history?hours=1").json()["points"]
+        ),
+        lambda n: n >= 6,
+    )
+    url = f"{farm_stack.base_url}/api/v1/zones/z1/dry-run"
+    result = httpx.post(url, json={"days": 1, "start": 0.40, "stop": 0.45}, timeout=30).json()
+    assert result["readings"] >= 6
+    # Everything recorded is below 40%: the new start threshold opens at once, with reasons.
+    assert result["runs"] and result["minutes"] > 0
+    assert result["decisions"][0]["code"] == "open_auto"
+    assert "below start threshold 40.0%" in result["decisions"][0]["reason"]
+    bad = httpx.post(url, json={"days": 1, "start": 0.4, "stop": 0.3})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "start"]
