@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -23,7 +24,9 @@ COMMON_FLAGS = {
 
 
 # Benchmark name -> module with ``main(argv: list[str]) -> int``; imported only when run.
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "controller": "controller.bench",
+}
 
 
 def _add_common(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
@@ -85,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, help="soil time runs this many times faster (600)")
     sim.add_argument("--report-seconds", type=float, help="seconds between readings (2)")
     sim.add_argument("--seed", type=int, help="random seed (1)")
+    dry = sub.add_parser(
+        "dry-run",
+        help="replay past readings through new thresholds, actuating nothing",
+        description="What the controller would have done over the last days with these "
+        "thresholds, and how much water it would have given. Prints one JSON document.",
+    )
+    _add_common(dry, skip=["--mqtt-url"])
+    dry.add_argument("--zone", required=True, help="zone id")
+    dry.add_argument("--days", type=float, default=7.0, help="days to replay (7)")
+    dry.add_argument("--start", type=float, required=True, help="start threshold, m3/m3")
+    dry.add_argument("--stop", type=float, required=True, help="stop threshold, m3/m3")
     bench = sub.add_parser(
         "bench",
         help="benchmarks: each prints one JSON line",
@@ -127,6 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for noisy in ("amqtt", "transitions", "apscheduler", "uvicorn.error"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         load_farm_config(common.farm_file)
+        if args.command == "dry-run":
+            report = run.dry_run_report(
+                settings.ApiSettings(**overrides), args.zone, args.days, args.start, args.stop
+            )
+            sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+            return 0
         jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
             "up": lambda: run.run_up(
                 overrides, args.broker_port, embedded="mqtt_url" not in overrides

@@ -197,6 +197,10 @@ async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) ->
         await broker.start()
         overrides = {**overrides, "mqtt_url": broker.url}
     gw_settings = GatewaySettings(**overrides)
+    if embedded and gw_settings.gateway_share_group:
+        # amqtt has no shared subscriptions: a $share/ filter would match nothing there.
+        log.info("embedded broker: plain subscription instead of shared group")
+        gw_settings = gw_settings.model_copy(update={"gateway_share_group": None})
     farm = load_farm_config(gw_settings.farm_file)
     api_settings = ApiSettings(**overrides)
     telemetry = open_telemetry_store(gw_settings, gw_settings.var_dir)
@@ -230,3 +234,51 @@ async def _banner(server: _Server, settings: ApiSettings, mqtt_url: str) -> None
         mqtt_url,
     )
     await asyncio.Event().wait()
+
+
+def dry_run_report(
+    settings: ApiSettings, zone_id: str, days: float, start: float, stop: float
+) -> dict[str, Any]:
+    """The dry run of ``smartfarm dry-run`` as a JSON-ready dict."""
+    from datetime import UTC, datetime, timedelta
+
+    from controller.dryrun import dry_run
+    from smartfarm.agronomy import Thresholds
+
+    farm = _farm(settings)
+    if start >= stop:
+        raise ValueError(f"--start ({start}) must be below --stop ({stop})")
+    try:
+        zone = farm.zone(zone_id)
+    except KeyError:
+        raise ValueError(f"--zone {zone_id!r} is not in {settings.farm_file}") from None
+    telemetry = open_telemetry_store(settings, settings.var_dir)
+    try:
+        until = datetime.now(UTC)
+        since = until - timedelta(days=days)
+        readings = telemetry.history(zone.sensors, since, until)
+    finally:
+        telemetry.close()
+    result = dry_run(farm, zone.id, Thresholds(start, stop), readings, since, until)
+    return {
+        "zone": zone.id,
+        "start": start,
+        "stop": stop,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "readings": result.readings,
+        "runs": [
+            {
+                "started_at": r.started_at.isoformat(),
+                "minutes": round(r.minutes, 1),
+                "litres": round(r.litres),
+            }
+            for r in result.runs
+        ],
+        "minutes": round(result.minutes, 1),
+        "litres": round(result.litres),
+        "decisions": [
+            {"ts": ts.isoformat(), "code": code, "reason": reason}
+            for ts, code, reason in result.decisions
+        ],
+    }

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from controller.dryrun import dry_run
 from smartfarm.agronomy import Thresholds
@@ -57,5 +62,61 @@ def test_limits_still_apply_in_the_dry_run() -> None:
     assert per_day and max(per_day.values()) <= FARM.zone("z2").max_daily_minutes + 0.01
     assert all(run.minutes <= 60.01 for run in result.runs)  # max run per cycle
     starts = [r.started_at for r in result.runs]
-    gaps = [(b - a).total_seconds() / 60 for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [(b - a).total_seconds() / 60 for a, b in itertools.pairwise(starts)]
     assert all(g >= 60 for g in gaps)  # a run (up to 60 min) then the rest period
+
+
+def test_dry_run_command_reads_the_store_and_prints_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from smartfarm.cli import main
+    from smartfarm.stores.sqlite import SqliteTelemetryStore
+
+    now = datetime.now(UTC)
+    store = SqliteTelemetryStore(tmp_path / "telemetry.db")
+    store.write_readings(
+        [
+            Reading("demo-farm", "z2", "s-z2-a", now - timedelta(minutes=15 * i), i, 0.29, raw=2000)
+            for i in range(8)
+        ]
+    )
+    store.close()
+    code = main(
+        [
+            "dry-run",
+            "--farm",
+            str(EXAMPLE_FARM),
+            "--var-dir",
+            str(tmp_path),
+            "--zone",
+            "z2",
+            "--days",
+            "1",
+            "--start",
+            "0.30",
+            "--stop",
+            "0.34",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["readings"] == 8 and report["minutes"] > 0
+    assert (
+        main(
+            [
+                "dry-run",
+                "--farm",
+                str(EXAMPLE_FARM),
+                "--var-dir",
+                str(tmp_path),
+                "--zone",
+                "nope",
+                "--start",
+                "0.3",
+                "--stop",
+                "0.34",
+            ]
+        )
+        == 2
+    )
+    assert "--zone 'nope' is not in" in capsys.readouterr().err
