@@ -178,6 +178,7 @@ def _running(
 ) -> Run:
     valve = z.valve
     if valve.status is ValveStatus.OPEN and mine:
+        _check_flow(run, z, farm, limits, plan)
         close_why = _close_reason(run, z, limits)
         if close_why is None:
             return run
@@ -200,6 +201,23 @@ def _running(
         ended_at = valve.ts if valve.ts and valve.status is ValveStatus.CLOSED else farm.now
     ended = end_cycle(run, z, ended_at, plan)
     return _put(plan, after_cycle(ended, z, farm, limits, plan))
+
+
+def _check_flow(run: Run, z: ZoneFacts, farm: FarmFacts, limits: Limits, plan: Plan) -> None:
+    """With a flow meter: a flow far from the design flow means a burst pipe or a clog."""
+    measured = z.valve.flow_lph
+    if measured is None or run.cycle_started_at is None:
+        return
+    if (farm.now - run.cycle_started_at).total_seconds() < limits.flow_settle_s:
+        return  # pipes still filling
+    expected = z.config.flow_lph
+    off = abs(measured - expected) / expected
+    words = f"flow {measured:.0f} L/h, expected about {expected:.0f} L/h"
+    if off > limits.flow_tolerance:
+        cause = "possible leak or burst pipe" if measured > expected else "possible clog"
+        plan.alarms.append(AlarmChange("flow_mismatch", z.config.id, f"{words}: {cause}", True))
+    else:
+        plan.alarms.append(AlarmChange("flow_mismatch", z.config.id, words, raised=False))
 
 
 def _close_reason(run: Run, z: ZoneFacts, limits: Limits) -> tuple[str, str] | None:

@@ -62,6 +62,7 @@ class ValveFacts:
     ts: datetime | None = None  # time of the last state change
     faulty: bool = False  # did not confirm a command; cleared by its next state
     pending_since: datetime | None = None  # master valve: open sent, not yet confirmed
+    flow_lph: float | None = None  # measured by a flow meter, if the valve has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,9 @@ class Limits:
     confirm_timeout_s: float = 15.0
     max_attempts: int = 3
     min_cycle_s: int = 60
+    # Measured flow this far from the zone's design flow, after the pipes filled, is an alarm.
+    flow_tolerance: float = 0.3
+    flow_settle_s: float = 60.0
     schedule_grace_s: float = 3600.0
 
 

@@ -196,7 +196,12 @@ class Controller:
         else:
             self._open_valves.discard(valve)
         self.valves[valve] = ValveFacts(
-            status, data.get("command_id"), ts("since"), ts("until"), ts("ts")
+            status,
+            data.get("command_id"),
+            ts("since"),
+            ts("until"),
+            ts("ts"),
+            flow_lph=data.get("flow_lph"),
         )
         if valve == self.farm.farm.pump.master_valve and status is ValveStatus.OPEN:
             self.master_pending_since = None
@@ -296,7 +301,13 @@ class Controller:
         facts = self.valves.get(valve, ValveFacts(ValveStatus.UNKNOWN))
         faulty = ("valve_fault", zone) in self.alarms_on
         return ValveFacts(
-            facts.status, facts.command_id, facts.since, facts.until, facts.ts, faulty=faulty
+            facts.status,
+            facts.command_id,
+            facts.since,
+            facts.until,
+            facts.ts,
+            faulty=faulty,
+            flow_lph=facts.flow_lph,
         )
 
     def farm_facts(self, now: datetime) -> FarmFacts:

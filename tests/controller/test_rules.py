@@ -484,3 +484,27 @@ def test_water_everything_sequences_by_pump_capacity() -> None:
     assert all(c.duration_s == 20 * 60 for c in plan.commands)
     waiting = {d.zone for d in plan.decisions if d.code == "pump_busy"}
     assert waiting == {"z3", "z4"}
+
+
+@pytest.mark.parametrize(
+    ("measured", "minutes_in", "expect"),
+    [
+        (4000.0, 10, False),  # as designed
+        (6500.0, 10, True),  # far above: a leak or burst pipe
+        (1500.0, 10, True),  # far below: clogged
+        (1500.0, 0.5, None),  # pipes still filling: no verdict yet
+        (None, 10, None),  # no flow meter
+    ],
+)
+def test_flow_meter_far_from_the_design_flow_raises_an_alarm(
+    measured: float | None, minutes_in: float, expect: bool | None
+) -> None:
+    valve = replace(open_valve(minutes_in), flow_lph=measured)
+    plan = run_once([facts(moisture=0.31, valve=valve)], [running(minutes_in=minutes_in)])
+    flow = [a for a in plan.alarms if a.kind == "flow_mismatch"]
+    if expect is None:
+        assert flow == []
+    else:
+        [alarm] = flow
+        assert alarm.raised is expect
+        assert "expected about 4000 L/h" in alarm.message
