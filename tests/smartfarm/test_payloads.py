@@ -27,10 +27,12 @@ def protocol_examples() -> list[dict[str, object]]:
 
 
 SCHEMA_OF = {
+    frozenset({"code"}): "decision.v1",
+    frozenset({"source"}): "alarm.v1",
     frozenset({"raw"}): "reading.v1",
     frozenset({"issued"}): "valve-command.v1",
     frozenset({"state"}): "valve-state.v1",
-    frozenset({"zone"}): "controller-request.v1",
+    frozenset({"by"}): "controller-request.v1",
 }
 
 
@@ -43,7 +45,7 @@ def schema_for(example: dict[str, object]) -> str:
 
 def test_every_protocol_example_validates() -> None:
     examples = protocol_examples()
-    assert len(examples) >= 6
+    assert len(examples) >= 12
     for example in examples:
         payloads.decode(schema_for(example), json.dumps(example).encode())
 
