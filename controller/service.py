@@ -437,8 +437,10 @@ class Controller:
     def _clear_alarm_later(self, kind: str, zone: str | None) -> None:
         if (kind, zone) in self.alarms_on:
             self.alarms_on.discard((kind, zone))
+            now = self.clock()
+            self._publish_alarm(kind, zone, "the valve answers again", False, now)
             asyncio.get_running_loop().create_task(
-                asyncio.to_thread(self.state.clear_alarm, "controller", kind, self.clock(), zone)
+                asyncio.to_thread(self.state.clear_alarm, "controller", kind, now, zone)
             )
 
     def _publish_command(self, command: Command, now: datetime) -> None:

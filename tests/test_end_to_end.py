@@ -53,7 +53,10 @@ def test_readings_reach_the_store_and_the_api(farm_stack: Stack) -> None:
 def test_controller_opens_a_dry_zone_with_a_bounded_command_and_closes_it(
     mosquitto: MosquittoServer, request: pytest.FixtureRequest
 ) -> None:
-    probe = Probe(mosquitto.url, [TOPICS.valve_command("v-z1"), TOPICS.valve_state("v-z1")])
+    probe = Probe(
+        mosquitto.url,
+        [TOPICS.valve_command("v-z1"), TOPICS.valve_state("v-z1"), TOPICS.controller_decision()],
+    )
     try:
         stack: Stack = request.getfixturevalue("farm_stack")  # z1 starts just below its start
         opened = probe.wait_for(
@@ -74,6 +77,14 @@ def test_controller_opens_a_dry_zone_with_a_bounded_command_and_closes_it(
             timeout=60,
         )
         assert "reached stop threshold 34.6%" in json.loads(closed.payload)["reason"]
+        published = probe.wait_for(
+            lambda m: (
+                m.topic == TOPICS.controller_decision()
+                and json.loads(m.payload)["code"] == "open_auto"
+            )
+        )
+        decision = payloads.decode("decision.v1", published.payload)
+        assert (decision["zone"], decision["command_id"]) == ("z1", command["id"])
         log = httpx.get(f"{stack.base_url}/api/v1/decisions?zone=z1").json()
         actions = [d["action"] for d in log]
         assert "open" in actions and "close" in actions
