@@ -1,24 +1,38 @@
-"""The gateway loop: receive, validate, batch, store; bad input is dead-lettered, never fatal."""
+"""The gateway: MQTT in, a durable log, the store out; bad input dead-lettered, never fatal.
+
+Three threads carry the readings (see docs/gateway.md): paho's network thread puts each
+message in a bounded inbox; the log writer parses a group, commits it to the
+write-ahead log with one fsync and acknowledges it; the forwarder drains the log into the
+TelemetryStore. The asyncio side only watches: alarms, rollups and thread health.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-from collections import Counter
-from datetime import UTC, datetime
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+from gateway.alarms import AlarmPublisher, AlarmSwitch
+from gateway.forwarder import Forwarder
+from gateway.metrics import GatewayMetrics, GatewayStats, MetricsServer, problems
+from gateway.receiver import Inbox, MqttReceiver
+from gateway.rollups import Rollups
 from gateway.settings import GatewaySettings
+from gateway.wal import WalReader, WalWriter
+from gateway.writer import DiskBudget, LogWriter
 from smartfarm.config import FarmConfig
-from smartfarm.ingest import parse_reading
-from smartfarm.models import DeadLetter, Reading
-from smartfarm.mqtt import Message, MqttLink
-from smartfarm.payloads import BadPayload
-from smartfarm.stores.base import StoreRejected, StoreUnavailable, TelemetryStore
+from smartfarm.ingest import ReadingParser
+from smartfarm.quality import SeriesQuality, SeriesRules
+from smartfarm.stores.base import TelemetryStore
 from smartfarm.stores.state import StateStore
-from smartfarm.topics import QOS_READING, Topics
+from smartfarm.topics import Topics
 
 log = logging.getLogger(__name__)
+
+WATCH_SECONDS = 1.0
 
 
 class Gateway:
@@ -34,83 +48,148 @@ class Gateway:
         self.telemetry = telemetry
         self.state = state
         self.topics = Topics(settings.topic_prefix, farm.farm.id)
-        self.counts: Counter[str] = Counter()
-        self._pending: list[Reading] = []
-        # A persistent session: the broker keeps QoS 1 readings for us while we are away.
-        self.link = MqttLink(
-            settings.mqtt,
-            settings.client_id,
-            subscriptions=[(self.topics.all_readings, QOS_READING)],
-            clean_session=False,
+        self.parser = ReadingParser(farm, self.topics)
+        self.stats = GatewayStats()
+        self.metrics = GatewayMetrics(self.stats)
+        self.inbox = Inbox(settings.gateway_inbox_max)
+        group = settings.gateway_share_group
+        readings = self.topics.all_readings
+        self.topic_filter = f"$share/{group}/{readings}" if group else readings
+        self.receiver = MqttReceiver(
+            settings.mqtt, settings.client_id, self.topic_filter, self.inbox, self.stats
         )
+        self.publisher = AlarmPublisher(
+            settings.mqtt, f"{settings.client_id}-alarms", self.topics.alarm("gateway")
+        )
+        self.metrics_server: MetricsServer | None = None
+        self.forwarder: Forwarder | None = None
+        self._threads: list[threading.Thread] = []
+        self._stops: list[threading.Event] = []
+
+    def health(self) -> list[str]:
+        """What is wrong now, in words; empty when all is well."""
+        return problems(self.stats, time.time())
 
     async def run(self) -> None:
-        await self.link.start()
-        log.info("gateway: listening on %s", self.topics.all_readings)
+        wal_path = self.settings.wal_path()
+        writer_wal, reader_wal = WalWriter(wal_path), WalReader(wal_path)
         try:
-            await self._loop()
-        finally:
-            await self._flush_until_stored(give_up_after=5.0)
-            await self.link.stop()
-
-    async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.batch_seconds
-        while True:
-            timeout = max(0.0, deadline - loop.time())
-            try:
-                message = await asyncio.wait_for(self.link.messages.get(), timeout)
-            except TimeoutError:
-                message = None
-            if message is not None:
-                await self.handle(message)
-            if len(self._pending) >= self.settings.batch_max or loop.time() >= deadline:
-                await self._flush_until_stored()
-                deadline = loop.time() + self.settings.batch_seconds
-
-    async def handle(self, message: Message) -> None:
-        self.counts["received"] += 1
-        try:
-            reading = parse_reading(
-                message.topic, message.payload, self.farm, self.topics, datetime.now(UTC)
+            self._start(writer_wal, reader_wal)
+            log.info(
+                "gateway: %s on %s, log %s", self.settings.client_id, self.topic_filter, wal_path
             )
-        except BadPayload as err:
-            await self._dead_letter(message.topic, message.payload, err.reason, err.detail)
+            await self._watch()
+        finally:
+            await asyncio.to_thread(self._stop_all)
+            writer_wal.close()
+            reader_wal.close()
+
+    def _start(self, writer_wal: WalWriter, reader_wal: WalReader) -> None:
+        s = self.settings
+        logged = threading.Condition()
+        writer = LogWriter(
+            self.inbox,
+            self.receiver,
+            writer_wal,
+            self.parser,
+            SeriesQuality(SeriesRules(stuck_count=s.gateway_stuck_count)),
+            DiskBudget(
+                s.gateway_wal_max_bytes, s.gateway_wal_resume_fraction, s.gateway_min_free_bytes
+            ),
+            self.stats,
+            str(s.wal_path().parent),
+            logged,
+        )
+        self.forwarder = Forwarder(
+            reader_wal,
+            self.telemetry,
+            self.state,
+            self.parser,
+            self.metrics,
+            logged,
+            s.batch_max,
+            s.batch_seconds,
+            s.gateway_retry_max_seconds,
+        )
+        self._stops = [writer.stop, self.forwarder.stop]
+        for name, target in (("writer", writer.run), ("forwarder", self.forwarder.run)):
+            thread = threading.Thread(target=self._guard(name, target), name=f"gateway-{name}")
+            thread.start()
+            self._threads.append(thread)
+        if s.gateway_metrics_port:
+            self._serve_metrics()
+        self.publisher.start()
+        self.receiver.start()
+
+    def _serve_metrics(self) -> None:
+        s = self.settings
+        try:
+            server = MetricsServer(
+                s.gateway_metrics_host, s.gateway_metrics_port, self.metrics, self.health
+            )
+        except OSError as err:
+            # Metrics are for watching; readings must flow without them.
+            log.error(
+                "gateway: no /metrics on %s:%d: %s",
+                s.gateway_metrics_host,
+                s.gateway_metrics_port,
+                err,
+            )
             return
-        self._pending.append(reading)
+        server.start()
+        self.metrics_server = server
 
-    async def _dead_letter(self, topic: str, payload: bytes, reason: str, detail: str) -> None:
-        self.counts[f"dead_letter:{reason}"] += 1
-        log.warning("gateway: dead-lettered message on %s: %s: %s", topic, reason, detail)
-        letter = DeadLetter(datetime.now(UTC), topic, payload, reason, detail)
-        await asyncio.to_thread(self.state.add_dead_letter, letter)
-
-    async def _flush_until_stored(self, give_up_after: float | None = None) -> None:
-        """Write the pending batch; on an outage keep it and retry with backoff and jitter."""
-        delay = 0.5
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        while self._pending:
-            batch = self._pending
+    def _guard(self, name: str, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
             try:
-                await asyncio.to_thread(self.telemetry.write_readings, batch)
-            except StoreUnavailable as err:
-                if give_up_after is not None and loop.time() - started > give_up_after:
-                    log.error("gateway: stopping with %d readings unstored: %s", len(batch), err)
-                    return
-                self.counts["store_errors"] += 1
-                log.warning("gateway: store unavailable, retrying in %.1fs: %s", delay, err)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, 30.0)
-                continue
-            except StoreRejected as err:
-                for reading in batch:
-                    await self._dead_letter(
-                        self.topics.reading(reading.sensor),
-                        repr(reading).encode(),
-                        "store_rejected",
-                        str(err),
-                    )
-            else:
-                self.counts["stored"] += len(batch)
-            self._pending = []
+                target()
+            except Exception as err:
+                log.exception("gateway: %s thread failed", name)
+                self.stats.stopped_threads[name] = repr(err)
+
+        return run
+
+    async def _watch(self) -> None:
+        """Alarms, rollups and thread health, once a second."""
+        s = self.settings
+        disk = AlarmSwitch("disk_budget", self.state, self.publisher)
+        store = AlarmSwitch("store_unavailable", self.state, self.publisher)
+        assert self.forwarder is not None
+        retention = s.gateway_raw_retention_days
+        rollups = Rollups(
+            self.telemetry,
+            self.forwarder.take_dirty_hours,
+            timedelta(days=retention) if retention else None,
+            datetime.now(UTC),
+        )
+        rollup_due = time.monotonic() + min(60.0, s.gateway_rollup_seconds)
+        while True:
+            if self.stats.stopped_threads:
+                raise RuntimeError(f"gateway threads stopped: {self.stats.stopped_threads}")
+            now = datetime.now(UTC)
+            await asyncio.to_thread(disk.update, self.stats.paused, now)
+            await asyncio.to_thread(store.update, self._store_alarm(), now)
+            if s.gateway_rollup_seconds and time.monotonic() >= rollup_due:
+                await asyncio.to_thread(rollups.run_once, now)
+                rollup_due = time.monotonic() + s.gateway_rollup_seconds
+            await asyncio.sleep(WATCH_SECONDS)
+
+    def _store_alarm(self) -> str | None:
+        since = self.stats.store_failing_since
+        if since is None or time.time() - since < self.settings.gateway_store_alarm_seconds:
+            return None
+        return (
+            f"gateway {self.settings.client_id}: the telemetry store has failed for "
+            f"{time.time() - since:.0f}s; readings are kept in the gateway's log: "
+            f"{self.stats.store_last_error}"
+        )
+
+    def _stop_all(self) -> None:
+        self.receiver.stop()
+        for stop in self._stops:
+            stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+        self.publisher.stop()

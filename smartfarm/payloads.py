@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -56,6 +57,74 @@ def decode(name: str, payload: bytes) -> dict[str, Any]:
         raise BadPayload("schema", f"{where}: {error.message}")
     _check_finite(data)
     return data
+
+
+def decode_reading(payload: bytes) -> dict[str, Any]:
+    """``decode("reading.v1", payload)``, with a hand-written check for the valid majority.
+
+    The gateway decodes every reading: jsonschema costs tens of microseconds a payload, so
+    it runs only to word the error of a payload the fast check refused. Tests check with
+    hypothesis that both accept exactly the same payloads.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise BadPayload("too_large", f"{len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(payload, parse_constant=_reject_constant)
+    except BadPayload:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BadPayload("not_json", str(err)) from err
+    if not isinstance(data, dict):
+        raise BadPayload("schema", "payload must be a JSON object")
+    if not reading_is_valid(data):
+        error = next(iter(validator("reading.v1").iter_errors(data)), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "(payload)"
+            raise BadPayload("schema", f"{where}: {error.message}")
+    _check_finite(data)
+    return data
+
+
+# reading.v1.json, by hand. jsonschema matches patterns with re.search, and so do we.
+_DEVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]00:00)$")
+_RANGES: dict[str, tuple[bool, float, float]] = {
+    # name: (integer, minimum, maximum)
+    "seq": (True, 0, 4294967295),
+    "vwc": (False, 0, 1),
+    "raw": (True, 0, 65535),
+    "temp_c": (False, -40, 85),
+    "battery_v": (False, 0, 6),
+}
+
+
+def _number_in(value: Any, integer: bool, low: float, high: float) -> bool:
+    kind = type(value)
+    if kind is float:
+        # JSON Schema counts 3.0 as an integer; inf and nan never are.
+        if integer and not value.is_integer():
+            return False
+    elif kind is not int:  # bool is not int here, as in JSON Schema
+        return False
+    return bool(low <= value <= high)
+
+
+def reading_is_valid(data: dict[str, Any]) -> bool:
+    """True when ``data`` is valid against reading.v1.json (same answer as jsonschema)."""
+    v = data.get("v")
+    if "v" not in data or type(v) not in (int, float) or v != 1:
+        return False
+    device, ts = data.get("device"), data.get("ts")
+    if type(device) is not str or not _DEVICE.search(device):
+        return False
+    if type(ts) is not str or not _TS.search(ts):
+        return False
+    if "seq" not in data or ("vwc" not in data and "raw" not in data):
+        return False
+    for name, (integer, low, high) in _RANGES.items():
+        if name in data and not _number_in(data[name], integer, low, high):
+            return False
+    return True
 
 
 def _check_finite(data: dict[str, Any]) -> None:

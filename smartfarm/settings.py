@@ -82,6 +82,10 @@ class TelemetrySettings(BaseSettings):
     influx_database: str | None = None
     influx_username: str | None = None
     influx_password: SecretStr | None = None
+    # Where hourly stats go, so they outlive raw readings: a retention policy (v1) or a
+    # bucket (v2); unset = next to the raw readings.
+    influx_rollup_rp: str | None = None
+    influx_rollup_bucket: str | None = None
     telemetry_sqlite: Path | None = None
 
     def influx_api(self) -> Literal["v1", "v2"] | None:

@@ -26,4 +26,6 @@ def open_telemetry_store(settings: TelemetrySettings, var_dir: Path) -> Telemetr
         token=settings.influx_token.get_secret_value() if settings.influx_token else None,
         org=settings.influx_org,
         bucket=settings.influx_bucket,
+        rollup_rp=settings.influx_rollup_rp,
+        rollup_bucket=settings.influx_rollup_bucket,
     )

@@ -12,7 +12,7 @@ import gzip
 import logging
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -23,11 +23,17 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
 from smartfarm.models import Reading
-from smartfarm.stores.base import StoreError, StoreRejected, StoreUnavailable
+from smartfarm.stores.base import (
+    EPOCH,
+    HourlyStat,
+    StoreError,
+    StoreRejected,
+    StoreUnavailable,
+    hour_ceil,
+    hour_floor,
+)
 
 log = logging.getLogger(__name__)
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Line protocol escapes: measurements escape commas and spaces; tag keys, tag values and
 # field keys also escape equals signs (our keys need none). A backslash before anything
@@ -61,6 +67,10 @@ def _tag_value(what: str, value: str) -> str:
     return _checked(what, value).translate(_KEY_ESCAPES)
 
 
+def _string_field(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _float(value: float) -> str:
     # float() first: JSON gives 25 for 25.0, and an integer would fix the field's type.
     number = float(value)
@@ -82,8 +92,25 @@ def line(reading: Reading, measurement: str = "soil") -> str:
         fields.append(f"temp_c={_float(reading.temp_c)}")
     if reading.battery_v is not None:
         fields.append(f"battery_v={_float(reading.battery_v)}")
+    # A field, not a tag: a tag is part of the point's identity, and a reading replayed
+    # after a restart (its series history lost) could get another flag and so a second point.
+    fields.append(f"quality={_string_field(_checked('quality', reading.quality))}")
     name = _checked("measurement", measurement).translate(_MEASUREMENT_ESCAPES)
     return f"{name},{tags} {','.join(fields)} {to_ns(reading.ts)}"
+
+
+def hourly_line(stat: HourlyStat, measurement: str = "soil_hourly") -> str:
+    """One hourly stat as line protocol, at the start of its hour."""
+    tags = (
+        f"farm={_tag_value('farm', stat.farm)},sensor={_tag_value('sensor', stat.sensor)}"
+        f",zone={_tag_value('zone', stat.zone)}"
+    )
+    fields = (
+        f"n={int(stat.count)}i,vwc_max={_float(stat.vwc_max)},vwc_mean={_float(stat.vwc_mean)}"
+        f",vwc_min={_float(stat.vwc_min)}"
+    )
+    name = _checked("measurement", measurement).translate(_MEASUREMENT_ESCAPES)
+    return f"{name},{tags} {fields} {to_ns(stat.hour)}"
 
 
 def influxql_string(value: str) -> str:
@@ -137,11 +164,19 @@ class InfluxTelemetryStore:
         bucket: str | None = None,
         measurement: str = "soil",
         timeout_s: float = 10.0,
+        rollup_rp: str | None = None,
+        rollup_bucket: str | None = None,
     ) -> None:
         self._url = url.rstrip("/")
         self._api = api
         self._measurement = measurement
+        self._hourly_measurement = f"{measurement}_hourly"
         self._org = org
+        # Hourly stats outlive raw readings: on 1.x in a retention policy of their own (or
+        # the default one), on 2.x/3.x in a bucket or database of their own.
+        self._rollup_rp = rollup_rp
+        self._warned_retention = False
+        self._rollup_bucket = rollup_bucket or bucket or ""
         self._v2_client: Any = None
         self._write_api: Any = None
         headers: dict[str, str] = {}
@@ -179,18 +214,24 @@ class InfluxTelemetryStore:
             lines = [line(r, self._measurement) for r in readings]
         except ValueError as err:
             raise StoreRejected(f"reading cannot be stored in InfluxDB: {err}") from err
-        if self._api == "v1":
-            self._write_v1(lines)
-        else:
-            self._write_v2(lines)
+        self._write(lines, rollup=False)
 
-    def _write_v1(self, lines: list[str]) -> None:
+    def _write(self, lines: list[str], rollup: bool) -> None:
+        if self._api == "v1":
+            self._write_v1(lines, self._rollup_rp if rollup else None)
+        else:
+            self._write_v2(lines, self._rollup_bucket if rollup else self._db)
+
+    def _write_v1(self, lines: list[str], rp: str | None) -> None:
         # Level 1: on line protocol it compresses almost as well as 9 at a quarter of the CPU.
         body = gzip.compress("\n".join(lines).encode(), compresslevel=1)
+        params = {"db": self._db, "precision": "ns"}
+        if rp:
+            params["rp"] = rp
         try:
             response = self._http.post(
                 f"{self._url}/write",
-                params={"db": self._db, "precision": "ns"},
+                params=params,
                 content=body,
                 headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
             )
@@ -199,10 +240,10 @@ class InfluxTelemetryStore:
         if response.status_code >= 300:
             raise _status_error(response.status_code, _error_message(response), "write")
 
-    def _write_v2(self, lines: list[str]) -> None:
+    def _write_v2(self, lines: list[str], bucket: str) -> None:
         try:
             self._write_api.write(
-                bucket=self._db, org=self._org, record=lines, write_precision=WritePrecision.NS
+                bucket=bucket, org=self._org, record=lines, write_precision=WritePrecision.NS
             )
         except InfluxDBError as err:
             # ApiException (a subclass) has the HTTP status; 0 or none means no answer.
@@ -213,11 +254,19 @@ class InfluxTelemetryStore:
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise StoreUnavailable(f"InfluxDB write: {type(err).__name__}: {err}") from err
 
-    def _query(self, statement: str) -> list[dict[str, Any]]:
-        """Rows of one InfluxQL statement, tags merged in; [] when nothing matched."""
-        params = {"db": self._db, "q": statement, "epoch": "ns"}
+    def _query(
+        self, statement: str, db: str | None = None, post: bool = False
+    ) -> list[dict[str, Any]]:
+        """Rows of one InfluxQL statement, tags merged in; [] when nothing matched.
+
+        1.x wants statements that change data (DELETE) as a POST.
+        """
+        params = {"db": db or self._db, "q": statement, "epoch": "ns"}
         try:
-            response = self._http.get(f"{self._url}/query", params=params)
+            if post:
+                response = self._http.post(f"{self._url}/query", params=params)
+            else:
+                response = self._http.get(f"{self._url}/query", params=params)
         except httpx.HTTPError as err:
             raise StoreUnavailable(f"InfluxDB query: {type(err).__name__}: {err}") from err
         if response.status_code >= 300:
@@ -268,6 +317,88 @@ class InfluxTelemetryStore:
         )
         return _readings(self._query(statement))
 
+    def rollup(self, start: datetime, end: datetime) -> int:
+        first, last = hour_floor(start), hour_ceil(end)
+        if first >= last:
+            return 0
+        # fill(none): hours without readings give no row rather than a row of nulls.
+        statement = (
+            'SELECT min("vwc"), mean("vwc"), max("vwc"), count("vwc")'
+            f" FROM {influxql_ident(self._measurement)}"
+            f""" WHERE "quality" = 'good' AND time >= {to_ns(first)} AND time < {to_ns(last)}"""
+            ' GROUP BY time(1h), "farm", "zone", "sensor" fill(none)'
+        )
+        stats = [
+            HourlyStat(
+                farm=str(row["farm"]),
+                zone=str(row["zone"]),
+                sensor=str(row["sensor"]),
+                hour=from_ns(int(row["time"])),
+                count=int(row["count"]),
+                vwc_min=float(row["min"]),
+                vwc_mean=float(row["mean"]),
+                vwc_max=float(row["max"]),
+            )
+            for row in self._query(statement)
+            if row.get("count")
+        ]
+        try:
+            lines = [hourly_line(stat, self._hourly_measurement) for stat in stats]
+        except ValueError as err:
+            raise StoreRejected(f"hourly stat cannot be stored in InfluxDB: {err}") from err
+        for start_at in range(0, len(lines), 5000):
+            self._write(lines[start_at : start_at + 5000], rollup=True)
+        return len(lines)
+
+    def _hourly_source(self) -> tuple[str, str]:
+        """(db, FROM clause) where the hourly stats live."""
+        name = influxql_ident(self._hourly_measurement)
+        if self._api == "v1":
+            if self._rollup_rp:
+                rp = f"{influxql_ident(self._db)}.{influxql_ident(self._rollup_rp)}"
+                return self._db, f"{rp}.{name}"
+            return self._db, name
+        return self._rollup_bucket, name
+
+    def hourly(self, sensors: Sequence[str], start: datetime, end: datetime) -> list[HourlyStat]:
+        if not sensors:
+            return []
+        db, source = self._hourly_source()
+        statement = (
+            f"SELECT * FROM {source} WHERE {self._sensor_filter(sensors)}"
+            f" AND time >= {to_ns(start)} AND time < {to_ns(end)} ORDER BY time ASC"
+        )
+        stats = [
+            HourlyStat(
+                farm=str(row["farm"]),
+                zone=str(row["zone"]),
+                sensor=str(row["sensor"]),
+                hour=from_ns(int(row["time"])),
+                count=int(row["n"]),
+                vwc_min=float(row["vwc_min"]),
+                vwc_mean=float(row["vwc_mean"]),
+                vwc_max=float(row["vwc_max"]),
+            )
+            for row in self._query(statement, db=db)
+        ]
+        return sorted(stats, key=lambda s: (s.hour, s.sensor))
+
+    def oldest_raw(self) -> datetime | None:
+        statement = f'SELECT first("vwc") FROM {influxql_ident(self._measurement)}'
+        rows = self._query(statement)
+        return from_ns(int(rows[0]["time"])) if rows else None
+
+    def drop_raw_before(self, cutoff: datetime) -> None:
+        if self._api == "v2":
+            # 2.x and 3.x take no DELETE over InfluxQL: the bucket's (database's) own
+            # retention period removes old raw readings there.
+            if not self._warned_retention:
+                log.info("InfluxDB v2 API: raw readings expire by the bucket's retention period")
+                self._warned_retention = True
+            return
+        statement = f"DELETE FROM {influxql_ident(self._measurement)} WHERE time < {to_ns(cutoff)}"
+        self._query(statement, post=True)
+
     def close(self) -> None:
         self._http.close()
         if self._v2_client is not None:
@@ -305,4 +436,5 @@ def _reading(row: dict[str, Any]) -> Reading:
         raw=_int_or_none(row.get("raw")),
         temp_c=_float_or_none(row.get("temp_c")),
         battery_v=_float_or_none(row.get("battery_v")),
+        quality=str(row.get("quality") or "good"),
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import (
@@ -16,17 +17,30 @@ from sqlalchemy import (
     String,
     Table,
     create_engine,
+    delete,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from smartfarm.models import Reading
-from smartfarm.stores.base import StoreUnavailable
+from smartfarm.stores.base import (
+    US_PER_HOUR,
+    HourlyStat,
+    StoreUnavailable,
+    from_us,
+    hour_ceil,
+    hour_floor,
+    to_us,
+)
 from smartfarm.stores.state import create_tables
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 readings = Table(
@@ -42,15 +56,20 @@ readings = Table(
     Column("raw", Integer),
     Column("temp_c", Float),
     Column("battery_v", Float),
+    Column("quality", String(16), nullable=False, server_default="good"),
 )
-
-
-def _to_us(ts: datetime) -> int:
-    return int(ts.timestamp() * 1_000_000)
-
-
-def _from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+hourly_stats = Table(
+    "readings_hourly",
+    metadata,
+    Column("sensor", String(64), primary_key=True),
+    Column("hour_us", BigInteger, primary_key=True),
+    Column("farm", String(64), nullable=False),
+    Column("zone", String(64), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("vwc_min", Float, nullable=False),
+    Column("vwc_mean", Float, nullable=False),
+    Column("vwc_max", Float, nullable=False),
+)
 
 
 def sqlite_engine(path: Path) -> Engine:
@@ -68,10 +87,21 @@ def sqlite_engine(path: Path) -> Engine:
     return engine
 
 
+def _add_quality_column(engine: Engine) -> None:
+    """Files written before readings had a quality get the column, every old row "good"."""
+    columns = {c["name"] for c in inspect(engine).get_columns("readings")}
+    if "quality" not in columns:
+        with engine.begin() as conn:
+            conn.execute(
+                text("ALTER TABLE readings ADD COLUMN quality VARCHAR(16) NOT NULL DEFAULT 'good'")
+            )
+
+
 class SqliteTelemetryStore:
     def __init__(self, path: Path) -> None:
         self._engine = sqlite_engine(path)
         create_tables(self._engine, metadata)
+        _add_quality_column(self._engine)
 
     def write_readings(self, batch: Sequence[Reading]) -> None:
         if not batch:
@@ -79,7 +109,7 @@ class SqliteTelemetryStore:
         rows = [
             {
                 "sensor": r.sensor,
-                "ts_us": _to_us(r.ts),
+                "ts_us": to_us(r.ts),
                 "farm": r.farm,
                 "zone": r.zone,
                 "seq": r.seq,
@@ -87,6 +117,7 @@ class SqliteTelemetryStore:
                 "raw": r.raw,
                 "temp_c": r.temp_c,
                 "battery_v": r.battery_v,
+                "quality": r.quality,
             }
             for r in batch
         ]
@@ -117,13 +148,87 @@ class SqliteTelemetryStore:
             select(readings)
             .where(
                 readings.c.sensor.in_(list(sensors)),
-                readings.c.ts_us >= _to_us(start),
-                readings.c.ts_us < _to_us(end),
+                readings.c.ts_us >= to_us(start),
+                readings.c.ts_us < to_us(end),
             )
             .order_by(readings.c.ts_us)
         )
         with self._engine.connect() as conn:
             return [_reading(row._mapping) for row in conn.execute(query)]
+
+    def rollup(self, start: datetime, end: datetime) -> int:
+        first, last = to_us(hour_floor(start)), to_us(hour_ceil(end))
+        if first >= last:
+            return 0
+        hour = readings.c.ts_us - readings.c.ts_us % US_PER_HOUR
+        stats = (
+            select(
+                readings.c.sensor,
+                hour.label("hour_us"),
+                func.max(readings.c.farm),
+                func.max(readings.c.zone),
+                func.count(),
+                func.min(readings.c.vwc),
+                func.avg(readings.c.vwc),
+                func.max(readings.c.vwc),
+            )
+            .where(
+                readings.c.ts_us >= first,
+                readings.c.ts_us < last,
+                readings.c.quality == "good",
+            )
+            .group_by(readings.c.sensor, hour)
+        )
+        columns = ["sensor", "hour_us", "farm", "zone", "n", "vwc_min", "vwc_mean", "vwc_max"]
+        try:
+            with self._engine.begin() as conn:
+                # An hour that lost all its good readings loses its stat too.
+                conn.execute(
+                    delete(hourly_stats).where(
+                        hourly_stats.c.hour_us >= first, hourly_stats.c.hour_us < last
+                    )
+                )
+                result = conn.execute(hourly_stats.insert().from_select(columns, stats))
+                return int(result.rowcount)
+        except OperationalError as err:
+            raise StoreUnavailable(f"SQLite rollup failed: {err.orig}") from err
+
+    def hourly(self, sensors: Sequence[str], start: datetime, end: datetime) -> list[HourlyStat]:
+        query = (
+            select(hourly_stats)
+            .where(
+                hourly_stats.c.sensor.in_(list(sensors)),
+                hourly_stats.c.hour_us >= to_us(start),
+                hourly_stats.c.hour_us < to_us(end),
+            )
+            .order_by(hourly_stats.c.hour_us, hourly_stats.c.sensor)
+        )
+        with self._engine.connect() as conn:
+            return [
+                HourlyStat(
+                    farm=m["farm"],
+                    zone=m["zone"],
+                    sensor=m["sensor"],
+                    hour=from_us(m["hour_us"]),
+                    count=m["n"],
+                    vwc_min=m["vwc_min"],
+                    vwc_mean=m["vwc_mean"],
+                    vwc_max=m["vwc_max"],
+                )
+                for m in (row._mapping for row in conn.execute(query))
+            ]
+
+    def oldest_raw(self) -> datetime | None:
+        with self._engine.connect() as conn:
+            oldest = conn.execute(select(func.min(readings.c.ts_us))).scalar()
+        return None if oldest is None else from_us(int(oldest))
+
+    def drop_raw_before(self, cutoff: datetime) -> None:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(delete(readings).where(readings.c.ts_us < to_us(cutoff)))
+        except OperationalError as err:
+            raise StoreUnavailable(f"SQLite delete failed: {err.orig}") from err
 
     def close(self) -> None:
         self._engine.dispose()
@@ -134,10 +239,11 @@ def _reading(m: RowMapping) -> Reading:
         farm=m["farm"],
         zone=m["zone"],
         sensor=m["sensor"],
-        ts=_from_us(m["ts_us"]),
+        ts=from_us(m["ts_us"]),
         seq=m["seq"],
         vwc=m["vwc"],
         raw=m["raw"],
         temp_c=m["temp_c"],
         battery_v=m["battery_v"],
+        quality=m["quality"],
     )

@@ -6,6 +6,8 @@ Holds the decision log and the dead-letter table; later: users, programs, alarms
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -20,7 +22,9 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
+    func,
     insert,
     select,
     update,
@@ -41,6 +45,16 @@ dead_letters = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("reason", String(64), nullable=False, index=True),
     Column("detail", Text, nullable=False),
+)
+# Devices that publish readings but are not in the farm config: for a technician to adopt.
+unknown_devices = Table(
+    "unknown_devices",
+    metadata,
+    Column("device", String(128), primary_key=True),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("last_topic", String(512), nullable=False),
+    Column("messages", Integer, nullable=False),
 )
 decisions = Table(
     "decisions",
@@ -73,6 +87,26 @@ alarms = Table(
 )
 
 MAX_KEPT_PAYLOAD = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownDevice:
+    """A device heard on a reading topic that the farm config does not list."""
+
+    device: str
+    first_seen: datetime
+    last_seen: datetime
+    last_topic: str
+    messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """Messages of one unknown device in one batch."""
+
+    last_seen: datetime
+    last_topic: str
+    messages: int
 
 
 def _utc(ts: datetime) -> datetime:
@@ -124,6 +158,85 @@ class StateStore:
                     detail=letter.detail,
                 )
             )
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Many dead letters in one transaction (the gateway forwards them in batches)."""
+        if not letters:
+            return
+        rows = [
+            {
+                "received_at": d.received_at,
+                "topic": d.topic,
+                "payload": d.payload[:MAX_KEPT_PAYLOAD],
+                "reason": d.reason,
+                "detail": d.detail,
+            }
+            for d in letters
+        ]
+        with self._engine.begin() as conn:
+            conn.execute(insert(dead_letters), rows)
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        """How many dead letters each reason has, all time."""
+        query = select(dead_letters.c.reason, func.count()).group_by(dead_letters.c.reason)
+        with self._engine.connect() as conn:
+            return {reason: int(n) for reason, n in conn.execute(query)}
+
+    def record_unknown_devices(self, seen: Mapping[str, Sighting], attempts: int = 3) -> None:
+        """Add or update unknown devices; two gateways may record the same one at once."""
+        for attempt in range(attempts):
+            try:
+                self._record_unknown_devices(seen)
+                return
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+
+    def _record_unknown_devices(self, seen: Mapping[str, Sighting]) -> None:
+        table = unknown_devices
+        with self._engine.begin() as conn:
+            known = {
+                r.device: r.messages
+                for r in conn.execute(select(table).where(table.c.device.in_(list(seen))))
+            }
+            for device, s in seen.items():
+                if device in known:
+                    conn.execute(
+                        update(table)
+                        .where(table.c.device == device)
+                        .values(
+                            last_seen=s.last_seen,
+                            last_topic=s.last_topic[:512],
+                            messages=known[device] + s.messages,
+                        )
+                    )
+                else:
+                    conn.execute(
+                        insert(table).values(
+                            device=device[:128],
+                            first_seen=s.last_seen,
+                            last_seen=s.last_seen,
+                            last_topic=s.last_topic[:512],
+                            messages=s.messages,
+                        )
+                    )
+
+    def unknown_devices(self, limit: int = 500) -> list[UnknownDevice]:
+        """Devices not in the farm config that sent readings, most recently heard first."""
+        query = select(unknown_devices).order_by(unknown_devices.c.last_seen.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            return [
+                UnknownDevice(
+                    r.device, _utc(r.first_seen), _utc(r.last_seen), r.last_topic, r.messages
+                )
+                for r in conn.execute(query)
+            ]
+
+    def forget_unknown_device(self, device: str) -> bool:
+        """Remove a device from the list (adopted into the farm config, or ignored)."""
+        with self._engine.begin() as conn:
+            result = conn.execute(delete(unknown_devices).where(unknown_devices.c.device == device))
+            return bool(result.rowcount)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         query = select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)

@@ -47,21 +47,24 @@ def test_line_has_sorted_tags_typed_fields_and_ns_timestamp() -> None:
     r = reading("s-zone-a-01", 0, 7, 0.2731)
     assert line(r) == (
         "soil,farm=farm-01,sensor=s-zone-a-01,zone=zone-a"
-        " vwc=0.2731,seq=7i,raw=30007i,temp_c=24.5,battery_v=3.71 1714543200123456000"
+        ' vwc=0.2731,seq=7i,raw=30007i,temp_c=24.5,battery_v=3.71,quality="good"'
+        " 1714543200123456000"
     )
 
 
 def test_line_omits_missing_fields_and_keeps_floats_float() -> None:
     r = Reading(farm="f", zone="z", sensor="s", ts=T0, seq=1, vwc=1, temp_c=25)
     # An integer here would fix the field's type and make later 24.5 a type conflict.
-    assert line(r) == "soil,farm=f,sensor=s,zone=z vwc=1.0,seq=1i,temp_c=25.0 1714543200123456000"
+    assert line(r) == (
+        'soil,farm=f,sensor=s,zone=z vwc=1.0,seq=1i,temp_c=25.0,quality="good" 1714543200123456000'
+    )
 
 
 def test_line_escapes_tag_values_and_measurement() -> None:
     r = Reading(farm="my farm", zone="a,b=c", sensor="s=1", ts=T0, seq=1, vwc=0.5)
     assert line(r, measurement="soil data,x") == (
         "soil\\ data\\,x,farm=my\\ farm,sensor=s\\=1,zone=a\\,b\\=c"
-        " vwc=0.5,seq=1i 1714543200123456000"
+        ' vwc=0.5,seq=1i,quality="good" 1714543200123456000'
     )
 
 
