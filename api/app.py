@@ -77,6 +77,7 @@ def create_app(
             "id": uuid.uuid4().hex[:16],
             "action": action,
             "by": "web",
+            "issued": payloads.format_ts(datetime.now(UTC)),
         }
         body.update({k: v for k, v in fields.items() if v is not None})
         link.publish(topics.controller_request(), payloads.encode(body), QOS_COMMAND)

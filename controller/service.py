@@ -40,6 +40,8 @@ from smartfarm.topics import QOS_COMMAND, QOS_READING, QOS_STATE, Topics
 log = logging.getLogger(__name__)
 # After connecting, wait this long for the valves' retained states before reconciling.
 RECONCILE_WAIT_S = 5.0
+# A person's request older than this (it waited at the broker while we were down) is stale.
+REQUEST_MAX_AGE = timedelta(minutes=2)
 
 
 def utc_now() -> datetime:
@@ -94,7 +96,11 @@ class Controller:
                 (self.topics.availability("+"), QOS_STATE),
                 (self.topics.controller_request(), QOS_COMMAND),
             ],
+            # The broker keeps requests (and readings) for us while we restart; a request
+            # that waited too long is refused by its age, not lost silently.
+            clean_session=False,
         )
+        self._deferred: list[Message] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -115,6 +121,9 @@ class Controller:
         await self.link.start()
         await self._await_valve_states()
         await self.reconcile()
+        for message in self._deferred:  # requests that came while we reconciled
+            await self.on_message(message)
+        self._deferred.clear()
         if scheduled:
             self.scheduler = ControllerScheduler(
                 self.farm, self.settings.resolved_state_db_url(), self.evaluate
@@ -133,7 +142,11 @@ class Controller:
         deadline = asyncio.get_running_loop().time() + RECONCILE_WAIT_S
         while asyncio.get_running_loop().time() < deadline:
             while not self.link.messages.empty():
-                self._absorb(self.link.messages.get_nowait())
+                message = self.link.messages.get_nowait()
+                if message.topic == self.topics.controller_request():
+                    self._deferred.append(message)
+                else:
+                    self._absorb(message)
             if self._valve_ids <= set(self.valves):
                 return
             await asyncio.sleep(0.05)
@@ -218,6 +231,10 @@ class Controller:
             return
         async with self._lock:
             now = self.clock()
+            issued = payloads.parse_ts(req["issued"]) if req.get("issued") else now
+            if now - issued > REQUEST_MAX_AGE:
+                await self._refuse_stale(req, issued, now)
+                return
             plan = self._request_plan(req, now)
             await self._evaluate_locked(
                 None
@@ -228,6 +245,20 @@ class Controller:
                 now,
                 plan,
             )
+
+    async def _refuse_stale(self, req: dict[str, Any], issued: datetime, now: datetime) -> None:
+        zone = str(req.get("zone") or "*")
+        local = issued.astimezone(self.farm.farm.tz)
+        reason = (
+            f"{req['action']} asked by {req['by']} at {local:%H:%M} arrived "
+            f"{(now - issued).total_seconds() / 60:.0f} min late: not done"
+        )
+        log.warning("controller: %s", reason)
+        record = DecisionRecord(
+            now, zone, Action.SKIP, reason, str(req["by"]), code="request_stale"
+        )
+        await asyncio.to_thread(self.state.add_decisions, [record])
+        self._publish_decision(record)
 
     def _request_plan(self, req: dict[str, Any], now: datetime) -> Plan:
         action, by = str(req["action"]), str(req["by"])

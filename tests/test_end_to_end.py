@@ -260,3 +260,30 @@ def test_dry_run_of_new_thresholds_through_the_api(farm_stack: Stack) -> None:
     assert "below start threshold 40.0%" in result["decisions"][0]["reason"]
     bad = httpx.post(url, json={"days": 1, "start": 0.4, "stop": 0.3})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "start"]
+
+
+def test_a_request_that_waited_too_long_is_refused_with_the_reason(farm_stack: Stack) -> None:
+    poll(lambda: zones(farm_stack)["z2"]["valve"]["state"], lambda s: s != "unknown")
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    request = {
+        "v": 1,
+        "id": "late-1",
+        "action": "water_now",
+        "zone": "z2",
+        "minutes": 5,
+        "by": "web",
+        "issued": payloads.format_ts(old),
+    }
+    probe = Probe(farm_stack.mqtt_url, [], client_id="late")
+    try:
+        probe.publish(TOPICS.controller_request(), json.dumps(request).encode())
+    finally:
+        probe.close()
+    decision = poll(
+        lambda: httpx.get(f"{farm_stack.base_url}/api/v1/decisions?zone=z2").json(),
+        lambda ds: any(d["code"] == "request_stale" for d in ds),
+        timeout=10,
+    )
+    [late] = [d for d in decision if d["code"] == "request_stale"]
+    assert "arrived 10 min late: not done" in late["reason"]
+    assert zones(farm_stack)["z2"]["last_decision"] is not None
