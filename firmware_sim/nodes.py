@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
+from firmware_sim.clock import Clock, Timer, WallClock
+from firmware_sim.faults import ADC_MAX, FaultKind, SensorFault
 from smartfarm import payloads
 from smartfarm.calibration import SensorCalibration
 from smartfarm.mqtt import Message, MqttLink, Will
@@ -18,11 +20,6 @@ log = logging.getLogger(__name__)
 
 # The valve's own ceiling, whatever a command says: firmware never trusts the network.
 VALVE_MAX_OPEN_S = 12 * 3600
-ADC_MAX = 4095
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def raw_from_vwc(vwc: float, cal: SensorCalibration) -> int:
@@ -33,13 +30,22 @@ def raw_from_vwc(vwc: float, cal: SensorCalibration) -> int:
 
 class SensorNode:
     def __init__(
-        self, device: str, topics: Topics, endpoint: MqttEndpoint, cal: SensorCalibration
+        self,
+        device: str,
+        topics: Topics,
+        endpoint: MqttEndpoint,
+        cal: SensorCalibration,
+        clock: Clock | None = None,
     ) -> None:
         self.device = device
         self.topics = topics
         self.cal = cal
+        self.clock: Clock = clock or WallClock()
         self.seq = 0
         self.battery_v = 4.1
+        self.fault: SensorFault | None = None
+        self.fault_from: datetime | None = None
+        self.last_good_raw: int | None = None
         self.link = MqttLink(
             endpoint,
             client_id=f"sim-{device}",
@@ -54,39 +60,81 @@ class SensorNode:
         self.link.publish(self.topics.availability(self.device), b"offline", QOS_STATE, True)
         await self.link.stop()
 
+    def inject(self, kind: FaultKind, at: datetime | None = None) -> None:
+        """Break the probe from ``at`` (default now) until ``repair``."""
+        self.fault = SensorFault(kind)
+        self.fault_from = at or self.clock.now()
+
+    def repair(self) -> None:
+        self.fault = self.fault_from = None
+
+    def measure(self, vwc: float, rng: random.Random) -> int:
+        """The raw count the probe sends for the soil's ``vwc``, noise and fault included."""
+        raw = raw_from_vwc(vwc + rng.gauss(0.0, 0.004), self.cal)
+        if self.fault is None or self.fault_from is None or self.clock.now() < self.fault_from:
+            self.last_good_raw = raw
+            return raw
+        return self.fault.apply(raw, self.last_good_raw, rng)
+
     def publish(self, vwc: float, temp_c: float, rng: random.Random) -> None:
         self.seq += 1
         self.battery_v = max(3.3, self.battery_v - 0.00001)
-        noisy = vwc + rng.gauss(0.0, 0.004)
         body = {
             "v": 1,
             "device": self.device,
-            "ts": payloads.format_ts(_now()),
+            "ts": payloads.format_ts(self.clock.now()),
             "seq": self.seq,
-            "raw": raw_from_vwc(noisy, self.cal),
+            "raw": self.measure(vwc, rng),
             "temp_c": round(temp_c, 1),
             "battery_v": round(self.battery_v, 3),
         }
         self.link.publish(self.topics.reading(self.device), payloads.encode(body), QOS_READING)
 
 
+class ValveObserver(Protocol):
+    """Sees what a valve node does; the virtual-time driver records it for assertions."""
+
+    def command(self, valve: str, payload: bytes, accepted: bool) -> None: ...
+
+    def changed(self, valve: str, is_open: bool, at: datetime) -> None: ...
+
+    def marker(self, valve: str, payload: bytes) -> None: ...
+
+
 class ValveNode:
     """Obeys bounded commands and closes itself when the duration ends, broker or not."""
 
-    def __init__(self, device: str, topics: Topics, endpoint: MqttEndpoint) -> None:
+    def __init__(
+        self,
+        device: str,
+        topics: Topics,
+        endpoint: MqttEndpoint,
+        clock: Clock | None = None,
+        *,
+        observer: ValveObserver | None = None,
+        sync_topic: str | None = None,
+    ) -> None:
         self.device = device
         self.topics = topics
+        self.clock: Clock = clock or WallClock()
+        self.observer = observer
         self.is_open = False
         self.command_id: str | None = None
         self.since: datetime | None = None
         self.until: datetime | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self.states_published = 0
+        self._timer: Timer | None = None
         self._task: asyncio.Task[None] | None = None
+        # A driver's markers (virtual time only) arrive here, in order with the commands.
+        self.sync_topic = sync_topic
+        subscriptions = [(topics.valve_command(device), QOS_COMMAND)]
+        if sync_topic is not None:
+            subscriptions.append((sync_topic, QOS_COMMAND))
         # Clean session: a command queued while the valve was offline is stale by then.
         self.link = MqttLink(
             endpoint,
             client_id=f"sim-{device}",
-            subscriptions=[(topics.valve_command(device), QOS_COMMAND)],
+            subscriptions=subscriptions,
             will=Will(topics.availability(device), b"offline"),
             on_connect_publish=[(topics.availability(device), b"online", QOS_STATE, True)],
         )
@@ -106,6 +154,10 @@ class ValveNode:
     async def _run(self) -> None:
         while True:
             message = await self.link.messages.get()
+            if message.topic == self.sync_topic:
+                if self.observer is not None:
+                    self.observer.marker(self.device, message.payload)
+                continue
             self.handle(message)
 
     def handle(self, message: Message) -> None:
@@ -113,7 +165,11 @@ class ValveNode:
             command = payloads.decode("valve-command.v1", message.payload)
         except payloads.BadPayload as err:
             log.warning("%s: ignored bad command: %s", self.device, err)
+            if self.observer is not None:
+                self.observer.command(self.device, message.payload, False)
             return
+        if self.observer is not None:
+            self.observer.command(self.device, message.payload, True)
         if command["action"] == "open":
             self._open(command)
         else:
@@ -124,15 +180,22 @@ class ValveNode:
         duration = min(int(command["duration_s"]), VALVE_MAX_OPEN_S)
         if self._timer is not None:
             self._timer.cancel()
-        now = _now()
-        if not self.is_open:
+        now = self.clock.now()
+        was_open = self.is_open
+        if not was_open:
             self.since = now
         self.is_open = True
         self.command_id = command["id"]
         self.until = now + timedelta(seconds=duration)
-        self._timer = asyncio.get_running_loop().call_later(duration, self._close, "timer")
+        self._timer = self.clock.call_at(self.until, self._expire)
         log.info("%s: open for %ds (command %s)", self.device, duration, self.command_id)
+        if not was_open and self.observer is not None:
+            self.observer.changed(self.device, True, now)
         self._publish_state()
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._close("timer")
 
     def _close(self, why: str) -> None:
         if self._timer is not None:
@@ -143,6 +206,8 @@ class ValveNode:
         self.since = self.until = None
         if was_open:
             log.info("%s: closed (%s)", self.device, why)
+            if self.observer is not None:
+                self.observer.changed(self.device, False, self.clock.now())
         self._publish_state()
 
     def _publish_state(self) -> None:
@@ -150,11 +215,12 @@ class ValveNode:
             "v": 1,
             "device": self.device,
             "state": "open" if self.is_open else "closed",
-            "ts": payloads.format_ts(_now()),
+            "ts": payloads.format_ts(self.clock.now()),
             "command_id": self.command_id,
             "since": payloads.format_ts(self.since) if self.since else None,
             "until": payloads.format_ts(self.until) if self.until else None,
         }
+        self.states_published += 1
         self.link.publish(
             self.topics.valve_state(self.device), payloads.encode(body), QOS_STATE, retain=True
         )

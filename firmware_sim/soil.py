@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 
 from smartfarm.agronomy import Crop, Soil
 
@@ -18,6 +19,10 @@ from smartfarm.agronomy import Crop, Soil
 SENSED_DEPTH_M = 0.15
 WETTED_FRACTION = 0.35
 DRAINAGE_TAU_H = 12.0
+# Evapotranspiration follows the sun: a half-sine from sunrise to sunset, none at night
+# (near the equator, as in Vietnam, the day is close to 12 hours all year).
+SUNRISE_H = 6.0
+SUNSET_H = 18.0
 
 
 @dataclass(slots=True)
@@ -40,10 +45,12 @@ class SoilLayer:
             return 1.0
         return max(0.0, (taw - depletion) / (taw - raw))
 
-    def step(self, dt_s: float, irrigation_mm_h: float) -> None:
-        """Advance by ``dt_s`` seconds of simulated time."""
+    def step(self, dt_s: float, irrigation_mm_h: float, et0_mm: float | None = None) -> None:
+        """Advance by ``dt_s`` seconds; ``et0_mm`` is the step's ET0 (default: an even share)."""
         hours = dt_s / 3600.0
-        etc_mm = self.stress_factor() * self.crop.kc_mid * self.et0_mm_day * hours / 24.0
+        if et0_mm is None:
+            et0_mm = self.et0_mm_day * hours / 24.0
+        etc_mm = self.stress_factor() * self.crop.kc_mid * et0_mm
         # Drip water lands on the wetted fraction only, so it is concentrated there.
         irrigation_mm = irrigation_mm_h * hours / WETTED_FRACTION
         theta = self.theta + (irrigation_mm - etc_mm) / self.depth_mm
@@ -56,3 +63,26 @@ class SoilLayer:
 def irrigation_rate_mm_h(flow_lph: float, area_m2: float) -> float:
     """Litres per hour over square metres is millimetres per hour over the whole zone."""
     return flow_lph / area_m2
+
+
+def _day_share_until(hour: float) -> float:
+    """Share of a day's ET0 from midnight to ``hour`` (local, 0-24) under the daylight curve."""
+    h = min(max(hour, SUNRISE_H), SUNSET_H)
+    return (1.0 - math.cos(math.pi * (h - SUNRISE_H) / (SUNSET_H - SUNRISE_H))) / 2.0
+
+
+def _local_hours(t: datetime) -> float:
+    return t.hour + t.minute / 60 + (t.second + t.microsecond / 1e6) / 3600
+
+
+def daylight_et0_mm(et0_mm_day: float, start: datetime, end: datetime, tz: tzinfo) -> float:
+    """ET0 between two instants when each day's ``et0_mm_day`` follows the daylight curve."""
+    share = 0.0
+    t, stop = start.astimezone(tz), end.astimezone(tz)
+    while t < stop:
+        midnight = t.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        upto = min(stop, midnight)
+        end_h = 24.0 if upto == midnight else _local_hours(upto)
+        share += _day_share_until(end_h) - _day_share_until(_local_hours(t))
+        t = upto
+    return et0_mm_day * share

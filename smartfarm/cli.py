@@ -26,6 +26,7 @@ COMMON_FLAGS = {
 # Benchmark name -> module with ``main(argv: list[str]) -> int``; imported only when run.
 BENCHMARKS: dict[str, str] = {
     "controller": "controller.bench",
+    "ingest": "gateway.bench",
 }
 
 
@@ -88,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, help="soil time runs this many times faster (600)")
     sim.add_argument("--report-seconds", type=float, help="seconds between readings (2)")
     sim.add_argument("--seed", type=int, help="random seed (1)")
+    sim.add_argument(
+        "--faults",
+        help="sensor faults, e.g. s-z1-a=disconnected,s-z2-a=stuck@120 "
+        "(disconnected, shorted, stuck, spike; @ seconds after start)",
+    )
     dry = sub.add_parser(
         "dry-run",
         help="replay past readings through new thresholds, actuating nothing",
@@ -117,6 +123,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "speed",
         "report_seconds",
         "seed",
+        "faults",
     ]
     return {k: v for k in keys if (v := getattr(args, k, None)) is not None}
 

@@ -164,6 +164,7 @@ async def run_api(settings: ApiSettings) -> None:
 
 def _sim(farm: FarmConfig, settings: SimSettings) -> Any:
     from firmware_sim.farm import SimFarm
+    from firmware_sim.faults import parse_faults
 
     return SimFarm(
         farm,
@@ -172,6 +173,7 @@ def _sim(farm: FarmConfig, settings: SimSettings) -> Any:
         speed=settings.speed,
         report_seconds=settings.report_seconds,
         seed=settings.seed,
+        faults=parse_faults(settings.faults),
     )
 
 

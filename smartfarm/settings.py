@@ -115,3 +115,5 @@ class SimSettings(CommonSettings):
     speed: float = Field(600.0, gt=0, le=1_000_000)
     report_seconds: float = Field(2.0, gt=0)
     seed: int = 1
+    # Sensor faults on demand, e.g. "s-z1-a=disconnected,s-z2-a=stuck@120" (firmware_sim.faults).
+    faults: str = ""
