@@ -26,7 +26,6 @@ COMMON_FLAGS = {
 # Benchmark name -> module with ``main(argv: list[str]) -> int``; imported only when run.
 BENCHMARKS: dict[str, str] = {
     "controller": "controller.bench",
-    "ingest": "gateway.bench",
 }
 
 
