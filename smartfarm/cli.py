@@ -26,6 +26,7 @@ COMMON_FLAGS = {
 # Benchmark name -> module with ``main(argv: list[str]) -> int``; imported only when run.
 BENCHMARKS: dict[str, str] = {
     "controller": "controller.bench",
+    "ingest": "gateway.bench",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,6 +32,10 @@ class MosquittoServer:
         extra = self.extra_conf
         if "allow_anonymous" not in extra:
             extra += "\nallow_anonymous true\n"
+        if "user " not in extra:
+            # Started as root, mosquitto would switch to the user "mosquitto", which cannot
+            # write its log or its persistence file in our private temp dir.
+            extra += f"user {getpass.getuser()}\n"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"persistence true\npersistence_location {self.workdir}/\n"
