@@ -11,17 +11,7 @@ from datetime import datetime
 
 from smartfarm.config import FarmConfig, ZoneConfig
 from smartfarm.models import Reading
-
-# A capacitive probe reading this close to 0 is disconnected (it would look soaking wet),
-# this close to the ADC maximum it is shorted (bone dry): never act on either.
-DISCONNECTED_RAW = 100
-SHORTED_RAW = 4000
-
-
-def plausible(reading: Reading) -> bool:
-    if reading.quality != "good":
-        return False
-    return reading.raw is None or DISCONNECTED_RAW < reading.raw < SHORTED_RAW
+from smartfarm.quality import GOOD, SeriesQuality
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +27,9 @@ class ReadingBook:
         self.started_at = started_at
         self.good: dict[str, Reading] = {}
         self.last_seen: dict[str, datetime] = {}
+        # The gateway's own spike and stuck checks: a stuck probe must not look like soil
+        # that never dries, nor a spike like a leak.
+        self.series = SeriesQuality()
 
     def add(self, reading: Reading) -> str | None:
         """Keep a reading; returns its zone if it changed what the controller knows."""
@@ -44,7 +37,12 @@ class ReadingBook:
         if known is not None and reading.ts < known:
             return None  # a replayed old reading: history, not news
         self.last_seen[reading.sensor] = reading.ts
-        if plausible(reading):
+        ts_us = int(reading.ts.timestamp() * 1_000_000)
+        quality = self.series.judge(
+            reading.sensor, ts_us, reading.raw, reading.vwc, reading.quality
+        )
+        # A faulty probe's last good reading simply ages out; the zone falls to its fallback.
+        if quality == GOOD:
             self.good[reading.sensor] = reading
         return reading.zone
 

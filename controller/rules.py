@@ -221,23 +221,27 @@ def after_cycle(run: Run, z: ZoneFacts, farm: FarmFacts, limits: Limits, plan: P
                 RunStatus.DONE,
                 f"moisture {pct(moisture)} reached stop threshold {pct(t.stop)}",
             )
-        if z.config.cycle_soak is None or run.delivered_s >= z.config.max_daily_minutes * 60:
-            if moisture is not None and moisture < t.start:
-                plan.alarms.append(
-                    AlarmChange(
-                        "leak_or_clog",
-                        z.config.id,
-                        f"still dry ({pct(moisture)}) after {minutes(run.delivered_s)} of water: "
-                        "possible leak or clogged emitters",
-                        raised=True,
-                    )
+        full_run = run.delivered_s >= z.config.max_run_minutes * 60 - 1
+        if full_run and moisture is not None and moisture < t.start:
+            # Only a full longest run that left the soil dry says something is wrong; a cycle
+            # cut short by a window's end or the rain says nothing about the pipes.
+            plan.alarms.append(
+                AlarmChange(
+                    "leak_or_clog",
+                    z.config.id,
+                    f"still dry ({pct(moisture)}) after {minutes(run.delivered_s)} of water: "
+                    "possible leak or clogged emitters",
+                    raised=True,
                 )
-            return _end(
-                run,
-                now,
-                RunStatus.DONE,
-                f"ran {minutes(run.delivered_s)}, the most allowed per run",
             )
+        if z.config.cycle_soak is None:
+            why = (
+                f"ran {minutes(run.delivered_s)}, the most allowed per run"
+                if full_run
+                else f"ran {minutes(run.delivered_s)}, as long as the window, rain or "
+                "daily limit allowed"
+            )
+            return _end(run, now, RunStatus.DONE, why)
     if z.config.cycle_soak is not None:
         until = now + timedelta(minutes=z.config.cycle_soak.soak_minutes)
         plan.decisions.append(

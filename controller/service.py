@@ -20,6 +20,7 @@ from controller.model import (
     FarmFacts,
     Plan,
     Run,
+    RunKind,
     RunStatus,
     ValveFacts,
     ZoneFacts,
@@ -30,7 +31,7 @@ from controller.settings import ControllerSettings
 from controller.store import ControlStore
 from smartfarm import payloads
 from smartfarm.config import FarmConfig
-from smartfarm.ingest import parse_reading
+from smartfarm.ingest import ReadingParser
 from smartfarm.models import Action, DecisionRecord, ValveStatus
 from smartfarm.mqtt import Message, MqttLink
 from smartfarm.payloads import BadPayload
@@ -40,6 +41,24 @@ from smartfarm.topics import QOS_COMMAND, QOS_READING, QOS_STATE, Topics
 log = logging.getLogger(__name__)
 # After connecting, wait this long for the valves' retained states before reconciling.
 RECONCILE_WAIT_S = 5.0
+# Decision codes of a zone that is dry but waiting, and of one that is not (or cannot tell).
+DRY_WAITING = frozenset(
+    {
+        "outside_window",
+        "min_off",
+        "rain",
+        "daily_limit",
+        "paused",
+        "manual_hold",
+        "pump_busy",
+        "pump_starting",
+        "queued",
+    }
+)
+NOT_DRY = frozenset({"in_band", "no_reading", "sensor_stale", "sensor_fault"})
+# The same hold or skip of a zone is logged at most this often, even if its reading flickers
+# across a threshold (probe noise would otherwise fill the log).
+LOG_REPEAT = timedelta(minutes=30)
 # A person's request older than this (it waited at the broker while we were down) is stale.
 REQUEST_MAX_AGE = timedelta(minutes=2)
 
@@ -70,6 +89,7 @@ class Controller:
         self.topics = Topics(settings.topic_prefix, farm.farm.id)
         self.zones = {z.id: z for z in farm.zones}
         self.readings = ReadingBook(farm, clock())
+        self.parser = ReadingParser(farm, self.topics)
         self.valves: dict[str, ValveFacts] = {}
         self.master_pending_since: datetime | None = None
         self.runs: dict[str, Run] = {}
@@ -101,6 +121,8 @@ class Controller:
             clean_session=False,
         )
         self._deferred: list[Message] = []
+        self._dry: set[str] = set()
+        self._logged_at: dict[tuple[str, str], datetime] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -174,9 +196,7 @@ class Controller:
         """Take in a reading or a valve state; the zone it concerns, if any."""
         if self.topics.device_of(message.topic, "sensor", "reading"):
             try:
-                reading = parse_reading(
-                    message.topic, message.payload, self.farm, self.topics, self.clock()
-                )
+                reading = self.parser.parse(message.topic, message.payload, self.clock())
             except BadPayload:
                 return None  # the gateway dead-letters it with the reason
             return self.readings.add(reading)
@@ -302,12 +322,31 @@ class Controller:
         consider |= {r.zone for r in self.runs.values()}
         if plan is not None:
             consider |= {r.zone for r in plan.runs.values()}
+        farm = self.farm_facts(now)
         facts = {z: self.zone_facts(z, now) for z in consider}
-        plan = core.evaluate(
-            facts, self.runs, self.farm_facts(now), self.limits, new_id, consider, plan
-        )
-        await self._apply(plan, now)
-        return plan
+        first = core.evaluate(facts, self.runs, farm, self.limits, new_id, consider, plan)
+        waiting = self._dry - consider
+        if plan is None and waiting and self._starts_auto(first, now):
+            # A zone is about to take the pump: let the other dry zones compete for it, so the
+            # driest goes first rather than the one whose reading came in first. The core is
+            # pure, so the first plan is simply dropped.
+            consider |= waiting
+            facts.update({z: self.zone_facts(z, now) for z in waiting})
+            first = core.evaluate(facts, self.runs, farm, self.limits, new_id, consider)
+        self._track_dry(first)
+        await self._apply(first, now)
+        return first
+
+    def _starts_auto(self, plan: Plan, now: datetime) -> bool:
+        return any(r.kind is RunKind.AUTO and r.created_at == now for r in plan.runs.values())
+
+    def _track_dry(self, plan: Plan) -> None:
+        """Remember the zones that are dry but waiting (for a window, a rest, the pump)."""
+        for d in plan.decisions:
+            if d.code in DRY_WAITING:
+                self._dry.add(d.zone)
+            elif d.code in NOT_DRY:
+                self._dry.discard(d.zone)
 
     def zone_facts(self, zone_id: str, now: datetime) -> ZoneFacts:
         zone = self.zones[zone_id]
@@ -434,9 +473,14 @@ class Controller:
         for d in plan.decisions:
             key = (d.action, d.code)
             moving = d.action in (Action.OPEN, Action.CLOSE) or d.by != "controller"
-            if not moving and self._last_logged.get(d.zone) == key:
-                continue
+            if not moving:
+                if self._last_logged.get(d.zone) == key:
+                    continue
+                last = self._logged_at.get((d.zone, d.code))
+                if last is not None and now - last < LOG_REPEAT:
+                    continue  # flickering between two holds: said recently enough
             self._last_logged[d.zone] = key
+            self._logged_at[(d.zone, d.code)] = now
             log.info("controller: %s: %s: %s", d.zone, d.action.value, d.reason)
             out.append(
                 DecisionRecord(

@@ -7,7 +7,9 @@ to our frozen ``Message`` and hand it to the event loop, never doing work there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,6 +117,12 @@ class MqttLink:
         if reason.is_failure:
             log.warning("%s: broker refused connection: %s", self.client_id, reason)
             return
+        sock = client.socket()
+        if isinstance(sock, socket.socket):
+            # Small messages must not wait for Nagle's algorithm (up to 40 ms per hop): a
+            # reading should reach the valve command in milliseconds.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._failures:
             log.info("%s: reconnected after %d failures", self.client_id, self._failures)
             self._failures = 0

@@ -32,6 +32,9 @@ class MosquittoServer:
         extra = self.extra_conf
         if "allow_anonymous" not in extra:
             extra += "\nallow_anonymous true\n"
+        if "set_tcp_nodelay" not in extra:
+            # As in production (deploy/mosquitto): small messages are sent at once.
+            extra += "\nset_tcp_nodelay true\n"
         if "user " not in extra:
             # Started as root, mosquitto would switch to the user "mosquitto", which cannot
             # write its log or its persistence file in our private temp dir.

@@ -30,7 +30,7 @@ def drying(days: int = 3, start: float = 0.36, end: float = 0.26) -> list[Readin
             SINCE + timedelta(minutes=15 * i),
             i,
             start + (end - start) * i / steps,
-            raw=2000,
+            raw=3000 - i,  # a real probe's count moves (a constant one is flagged stuck)
         )
         for i in range(steps)
     ]
