@@ -508,3 +508,15 @@ def test_flow_meter_far_from_the_design_flow_raises_an_alarm(
         [alarm] = flow
         assert alarm.raised is expect
         assert "expected about 4000 L/h" in alarm.message
+
+
+def test_a_cycle_cut_short_by_its_window_is_no_leak() -> None:
+    run = replace(running(minutes_in=5), cycle_s=300)
+    plan = run_once(
+        [facts(moisture=0.26, valve=ValveFacts(ValveStatus.CLOSED, "c1", ts=NOW))], [run]
+    )
+    assert plan.runs["r1"].status is RunStatus.DONE
+    assert "as long as the window, rain or daily limit allowed" in (
+        plan.runs["r1"].end_reason or ""
+    )
+    assert not any(a.kind == "leak_or_clog" for a in plan.alarms)
