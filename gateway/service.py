@@ -68,7 +68,8 @@ class Gateway:
 
     def health(self) -> list[str]:
         """What is wrong now, in words; empty when all is well."""
-        return problems(self.stats, time.time())
+        grace = min(10.0, self.settings.gateway_store_alarm_seconds)
+        return problems(self.stats, time.time(), store_grace=grace)
 
     async def run(self) -> None:
         wal_path = self.settings.wal_path()

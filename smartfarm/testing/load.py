@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,27 +89,33 @@ class Publisher:
         self._connected = threading.Event()
         self.client.on_connect = lambda *_: self._connected.set()
         self.client.on_disconnect = lambda *_: self._connected.clear()
+        # Counted in on_publish (paho's thread), which also fires for messages paho sent
+        # again after a reconnect; MQTTMessageInfo would report those as failed.
+        self.sent = 0
+        self.acked = 0
+        self.client.on_publish = self._on_publish
         self.client.connect_async(endpoint.host, endpoint.port, keepalive=10)
         self.client.loop_start()
         if not self._connected.wait(15):
             raise ConnectionError(f"{client_id}: no MQTT connection to {url}")
-        self._infos: deque[paho.MQTTMessageInfo] = deque()
+
+    def _on_publish(self, *_: Any) -> None:
+        self.acked += 1
 
     def publish(self, topic: str, payload: bytes) -> None:
-        if len(self._infos) >= MAX_OUTSTANDING:
-            self._drop_acked(MAX_OUTSTANDING // 2)
-        self._infos.append(self.client.publish(topic, payload, qos=1))
+        if self.sent - self.acked >= MAX_OUTSTANDING:
+            self._wait_outstanding(MAX_OUTSTANDING // 2)
+        self.client.publish(topic, payload, qos=1)
+        self.sent += 1
 
-    def _drop_acked(self, keep: int, timeout: float = 120.0) -> None:
+    def _wait_outstanding(self, keep: int, timeout: float = 120.0) -> None:
         """Wait until at most ``keep`` messages are unacknowledged."""
         deadline = time.monotonic() + timeout
-        while len(self._infos) > keep:
-            if self._infos[0].is_published():
-                self._infos.popleft()
-            elif time.monotonic() > deadline:
-                raise TimeoutError(f"{len(self._infos)} messages not acknowledged by the broker")
-            else:
-                time.sleep(0.005)
+        while self.sent - self.acked > keep:
+            if time.monotonic() > deadline:
+                left = self.sent - self.acked
+                raise TimeoutError(f"{left} messages not acknowledged by the broker")
+            time.sleep(0.005)
 
     def publish_all(self, messages: Iterable[tuple[str, bytes]], rate: float = 0.0) -> None:
         """Publish, at most ``rate`` a second when given."""
@@ -123,7 +128,7 @@ class Publisher:
             self.publish(topic, payload)
 
     def wait_all_acked(self, timeout: float = 120.0) -> None:
-        self._drop_acked(0, timeout)
+        self._wait_outstanding(0, timeout)
 
     def close(self) -> None:
         self.client.disconnect()
