@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.metrics import GatewayMetrics, GatewayStats
-from gateway.wal import LetterRow, WalReader, WalRow
+from gateway.wal import LetterRow, LogProgress, WalReader, WalRow
 from smartfarm.ingest import ReadingParser
 from smartfarm.models import DeadLetter, Reading
 from smartfarm.stores.base import (
@@ -70,7 +70,7 @@ class Forwarder:
         state: StateStore,
         parser: ReadingParser,
         metrics: GatewayMetrics,
-        on_logged: threading.Condition,
+        progress: LogProgress,
         batch_max: int,
         batch_seconds: float,
         retry_max_seconds: float,
@@ -81,7 +81,7 @@ class Forwarder:
         self.parser = parser
         self.metrics = metrics
         self.stats: GatewayStats = metrics.stats
-        self.on_logged = on_logged
+        self.progress = progress
         self.batch_max = batch_max
         self.batch_seconds = batch_seconds
         self.backoff = Backoff(retry_max_seconds)
@@ -109,23 +109,23 @@ class Forwarder:
 
     def _next_batch(self) -> list[WalRow]:
         """The next batch once it is due; [] after waiting a while with nothing due."""
+        progress = self.progress
+        with progress.cond:
+            since = progress.oldest_since(self.forwarded_id)
+            pending = progress.last_id - self.forwarded_id
+            self.stats.wal_depth = max(0, pending)
+            if since is None:
+                self.stats.wal_oldest_age = 0.0
+                progress.cond.wait(0.5)
+                return []
+            waited = time.monotonic() - since
+            if pending < self.batch_max and waited < self.batch_seconds:
+                progress.cond.wait(self.batch_seconds - waited)
+                return []
         rows = self.wal.readings_after(self.forwarded_id, self.batch_max)
-        self._update_depth(rows)
-        if not rows:
-            with self.on_logged:
-                self.on_logged.wait(0.5)
-            return []
-        waited = time.time() - rows[0][1] / 1e6
-        if len(rows) < self.batch_max and waited < self.batch_seconds:
-            with self.on_logged:
-                self.on_logged.wait(self.batch_seconds - waited)
-            return []
+        if rows:
+            self.stats.wal_oldest_age = max(0.0, time.time() - rows[0][1] / 1e6)
         return rows
-
-    def _update_depth(self, rows: list[WalRow]) -> None:
-        bounds = self.wal.bounds()
-        self.stats.wal_depth = bounds[1] - self.forwarded_id if bounds else 0
-        self.stats.wal_oldest_age = max(0.0, time.time() - rows[0][1] / 1e6) if rows else 0.0
 
     def _forward(self, rows: list[WalRow]) -> None:
         readings = [to_reading(row) for row in rows]

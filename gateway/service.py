@@ -21,7 +21,7 @@ from gateway.metrics import GatewayMetrics, GatewayStats, MetricsServer, problem
 from gateway.receiver import Inbox, MqttReceiver
 from gateway.rollups import Rollups
 from gateway.settings import GatewaySettings
-from gateway.wal import WalReader, WalWriter
+from gateway.wal import LogProgress, WalReader, WalWriter
 from gateway.writer import DiskBudget, LogWriter
 from smartfarm.config import FarmConfig
 from smartfarm.ingest import ReadingParser
@@ -87,7 +87,7 @@ class Gateway:
 
     def _start(self, writer_wal: WalWriter, reader_wal: WalReader) -> None:
         s = self.settings
-        logged = threading.Condition()
+        logged = LogProgress(writer_wal.last_id)
         writer = LogWriter(
             self.inbox,
             self.receiver,

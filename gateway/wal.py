@@ -14,6 +14,9 @@ contiguous range of ids after the last one forwarded.
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -156,3 +159,31 @@ class WalReader:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class LogProgress:
+    """What the writer has logged, so the forwarder can wait for a due batch without
+    reading the log each time a group is committed."""
+
+    def __init__(self, last_id: int) -> None:
+        self.cond = threading.Condition()
+        self.last_id = last_id
+        # (last id of a group, monotonic time it was committed), oldest first.
+        self._groups: deque[tuple[int, float]] = deque()
+
+    def logged(self, last_id: int) -> None:
+        with self.cond:
+            self._groups.append((last_id, time.monotonic()))
+            self.last_id = last_id
+            self.cond.notify_all()
+
+    def oldest_since(self, forwarded_id: int) -> float | None:
+        """When the oldest row after ``forwarded_id`` was committed; None if there is none.
+
+        Rows left from before a restart count as committed long ago. Call with ``cond`` held.
+        """
+        while self._groups and self._groups[0][0] <= forwarded_id:
+            self._groups.popleft()
+        if self.last_id <= forwarded_id:
+            return None
+        return self._groups[0][1] if self._groups else float("-inf")

@@ -10,23 +10,25 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from gateway.metrics import GatewayStats
 from gateway.receiver import Inbox, Incoming, MqttReceiver
-from gateway.wal import LetterRow, WalFull, WalRow, WalWriter
+from gateway.wal import LetterRow, LogProgress, WalFull, WalRow, WalWriter
 from smartfarm.ingest import ReadingParser
 from smartfarm.payloads import BadPayload
 from smartfarm.quality import SeriesQuality
-from smartfarm.stores.base import to_us
 
 log = logging.getLogger(__name__)
 
 GROUP_MAX = 5000
-# (sensor, seq, ts_us) of readings already logged, to drop broker redeliveries.
-RECENT_KEYS = 65_536
+# (sensor, seq, ts_us) of readings already logged, to drop broker redeliveries. A message
+# the broker sends again was logged but its ack lost with the connection: it is in the
+# last group or two (at most 5000 each). Long-lived keys also pin memory the short-lived
+# messages would free, so the window is kept to what redeliveries need.
+RECENT_KEYS = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ class LogWriter:
         budget: DiskBudget,
         stats: GatewayStats,
         wal_dir: str,
-        on_logged: threading.Condition,
+        progress: LogProgress,
     ) -> None:
         self.inbox = inbox
         self.receiver = receiver
@@ -75,7 +77,7 @@ class LogWriter:
         self.budget = budget
         self.stats = stats
         self.wal_dir = wal_dir
-        self.on_logged = on_logged
+        self.progress = progress
         self.recent = Deduper()
         self.stop = threading.Event()
         self._internal_errors = 0
@@ -99,14 +101,15 @@ class LogWriter:
             self._pause(full)
 
     def _log(self, items: list[Incoming]) -> None:
-        now = datetime.now(UTC)
+        now_us = time.time_ns() // 1000
+        farm = self.parser.farm_id
         rows: list[WalRow] = []
         letters: list[LetterRow] = []
-        keys: list[tuple[str, int, int]] = []
+        keys: dict[tuple[str, int, int], None] = {}
         next_id = self.wal.last_id + 1
         for _gen, _mid, _qos, topic, payload, received_us in items:
             try:
-                r = self.parser.parse(topic, payload, now)
+                r = self.parser.parse_fields(topic, payload, now_us)
             except BadPayload as err:
                 letters.append((received_us, topic, payload, err.reason, err.detail))
                 continue
@@ -114,14 +117,13 @@ class LogWriter:
                 letters.append((received_us, topic, payload, "internal_error", repr(err)))
                 self._log_internal_error(err)
                 continue
-            ts_us = to_us(r.ts)
-            key = (r.sensor, r.seq, ts_us)
-            if key in self.recent:
+            key = (r.sensor, r.seq, r.ts_us)
+            if key in self.recent or key in keys:
                 self.stats.duplicates += 1
                 continue
-            keys.append(key)
-            quality = self.series.judge(r.sensor, ts_us, r.raw, r.vwc, r.quality)
-            row = (next_id, received_us, r.farm, r.zone, r.sensor, ts_us, r.seq, r.vwc)
+            keys[key] = None
+            quality = self.series.judge(r.sensor, r.ts_us, r.raw, r.vwc, r.quality)
+            row = (next_id, received_us, farm, r.zone, r.sensor, r.ts_us, r.seq, r.vwc)
             rows.append((*row, r.raw, r.temp_c, r.battery_v, quality))
             next_id += 1
         self.wal.append(rows, letters)
@@ -141,8 +143,7 @@ class LogWriter:
             if letter[3] != "unknown_device":
                 log.debug("dead letter on %s: %s: %s", letter[1], letter[3], letter[4])
         if rows:
-            with self.on_logged:
-                self.on_logged.notify_all()
+            self.progress.logged(rows[-1][0])
 
     def _log_internal_error(self, err: Exception) -> None:
         if self._internal_errors == 0:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from smartfarm import payloads
 from smartfarm.calibration import SensorCalibration, clamp_vwc
@@ -11,6 +12,22 @@ from smartfarm.models import Reading
 from smartfarm.payloads import BadPayload
 from smartfarm.quality import reading_quality
 from smartfarm.topics import Topics
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ParsedReading(NamedTuple):
+    """A reading as the gateway logs it: plain values, the time in µs since the epoch."""
+
+    sensor: str
+    zone: str
+    ts_us: int
+    seq: int
+    vwc: float
+    raw: int | None
+    temp_c: float | None
+    battery_v: float | None
+    quality: str
 
 
 class ReadingParser:
@@ -41,6 +58,22 @@ class ReadingParser:
 
     def parse(self, topic: str, payload: bytes, now: datetime) -> Reading:
         """A Reading with its calibrated vwc and the quality it shows on its own."""
+        p = self.parse_fields(topic, payload, (now - _EPOCH) // timedelta(microseconds=1))
+        return Reading(
+            farm=self.farm_id,
+            zone=p.zone,
+            sensor=p.sensor,
+            ts=_EPOCH + timedelta(microseconds=p.ts_us),
+            seq=p.seq,
+            vwc=p.vwc,
+            raw=p.raw,
+            temp_c=p.temp_c,
+            battery_v=p.battery_v,
+            quality=p.quality,
+        )
+
+    def parse_fields(self, topic: str, payload: bytes, now_us: int) -> ParsedReading:
+        """``parse`` without building datetimes or a Reading: the gateway's hot path."""
         device = self.device_of(topic)
         if device is None:
             raise BadPayload("bad_topic", f"not a reading topic: {topic}")
@@ -54,35 +87,28 @@ class ReadingParser:
             raise BadPayload("unknown_device", f"sensor {device!r} is not in the farm config")
         zone, cal = known
         try:
-            ts = payloads.parse_ts(data["ts"])
+            ts_us = payloads.ts_us(data["ts"])
         except ValueError as err:
             raise BadPayload("schema", f"ts: {err}") from err
-        payloads.check_reading_time(ts, now)
-        raw = _int_or_none(data.get("raw"))
+        payloads.check_reading_time_us(ts_us, now_us)
+        raw = data.get("raw")
+        if raw is not None:
+            raw = int(raw)  # JSON Schema lets 2000.0 be an integer; we store it as one
         sent_vwc = data.get("vwc")
         # A node that calibrates itself sends vwc; otherwise raw is there (the schema says so).
         vwc = float(sent_vwc) if sent_vwc is not None else cal.vwc(raw or 0)
-        return Reading(
-            farm=self.farm_id,
-            zone=zone,
-            sensor=device,
-            ts=ts,
-            seq=int(data["seq"]),
-            vwc=round(clamp_vwc(vwc), 4),
-            raw=raw,
-            temp_c=_float_or_none(data.get("temp_c")),
-            battery_v=_float_or_none(data.get("battery_v")),
-            quality=reading_quality(raw, vwc, cal),
+        temp_c, battery_v = data.get("temp_c"), data.get("battery_v")
+        return ParsedReading(
+            device,
+            zone,
+            ts_us,
+            int(data["seq"]),
+            round(clamp_vwc(vwc), 4),
+            raw,
+            None if temp_c is None else float(temp_c),
+            None if battery_v is None else float(battery_v),
+            reading_quality(raw, vwc, cal),
         )
-
-
-def _int_or_none(value: object) -> int | None:
-    # JSON Schema lets 2000.0 be an integer; we store it as one.
-    return None if value is None else int(value)  # type: ignore[call-overload]
-
-
-def _float_or_none(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def parse_reading(

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.forwarder import Forwarder
 from gateway.metrics import GatewayMetrics, GatewayStats
-from gateway.wal import WalReader, WalRow, WalWriter
+from gateway.wal import LogProgress, WalReader, WalRow, WalWriter
 from smartfarm.config import load_farm_config
 from smartfarm.ingest import ReadingParser
 from smartfarm.stores.base import to_us
@@ -45,7 +45,7 @@ def test_refused_readings_are_isolated_and_dead_lettered(
     parser = ReadingParser(load_farm_config(EXAMPLE), Topics("farm", "demo-farm"))
     metrics = GatewayMetrics(GatewayStats())
     forwarder = Forwarder(
-        reader, store, state, parser, metrics, threading.Condition(), 5000, 0.01, 1.0
+        reader, store, state, parser, metrics, LogProgress(writer.last_id), 5000, 0.01, 1.0
     )
     thread = threading.Thread(target=forwarder.run)
     thread.start()

@@ -84,3 +84,31 @@ def test_topics_that_are_not_reading_topics_are_refused(topic: str, data: dict[s
         assert err.reason in REASONS
     else:
         assert topic == TOPIC
+
+
+ts_like = st.one_of(
+    st.datetimes(
+        min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+    ).map(lambda d: d.isoformat().replace("+00:00", st_zone(d))),
+    st.from_regex(payloads._TS, fullmatch=False),
+)
+
+
+def st_zone(d: datetime) -> str:
+    return ["Z", "+00:00", "-00:00"][d.microsecond % 3]
+
+
+@settings(max_examples=1000, **FUZZ)
+@given(ts_like)
+def test_fast_time_parse_agrees_with_datetime(text: str) -> None:
+    if not payloads._TS.search(text):
+        return  # the schema refuses it before any parsing
+    try:
+        slow: int | None = payloads.to_us_exact(payloads.parse_ts(text))
+    except ValueError:
+        slow = None
+    try:
+        fast: int | None = payloads.ts_us(text)
+    except ValueError:
+        fast = None
+    assert fast == slow
