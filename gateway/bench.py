@@ -9,9 +9,10 @@ and the gateway as a real subprocess. Three phases, each into its own database:
   received to the last one stored. ``ceiling_per_s`` is a bare C subscriber
   (``mosquitto_sub``, QoS 1, persistent session) draining an identical backlog, queued for
   it at the same time by the same publishes.
-- live: publishers offer ``--live-rate`` readings a second for ``--live-seconds`` while
-  the gateway runs; ``p99_latency_ms`` is publish-to-queryable, for the readings of a few
-  probe sensors found by polling InfluxDB.
+- live: publishers offer readings for ``--live-seconds`` while the gateway runs, at
+  ``--live-rate`` or, by default, at the highest rate the gateway kept up with in a few
+  short trials (stored within 3% of offered, p99 under 2 s); ``p99_latency_ms`` is
+  publish-to-queryable, for the readings of a few probe sensors found by polling InfluxDB.
 - shared: the drain again with ``--gateways`` gateways on one shared subscription.
 
 Prints one JSON line on stdout; progress goes to stderr.
@@ -64,6 +65,9 @@ READINGS_TOPIC = f"{PREFIX}/{FARM_ID}/sensor/+/reading"
 # The broker must hold a whole backlog for two sessions and not cap in-flight messages.
 BROKER_CONF = "max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\n"
 PROBES = 5
+TRIALS = 4
+TRIAL_S = 15.0
+TARGET_P99_MS = 2000.0
 PUBLISHERS = 2
 SETTLE_S = 120.0
 
@@ -73,7 +77,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--readings", type=int, default=300_000, help="backlog size (300000)")
     p.add_argument("--sensors", type=int, default=1000, help="simulated sensors (1000)")
     p.add_argument("--live-seconds", type=float, default=60.0, help="live phase length (60)")
-    p.add_argument("--live-rate", type=float, default=10_000.0, help="offered readings/s")
+    p.add_argument(
+        "--live-rate",
+        type=float,
+        default=0.0,
+        help="offered readings/s; 0 (default): the highest the gateway keeps up with, "
+        "found in short trials",
+    )
     p.add_argument("--gateways", type=int, default=2, help="gateways sharing (2; 0 skips)")
     p.add_argument("--mqtt-url", help="use this broker (queue limits must be raised)")
     p.add_argument("--influx-url", help="use this InfluxDB 1.x (v1 API, no auth)")
@@ -139,7 +149,11 @@ def run(args: argparse.Namespace, env: Env) -> dict[str, Any]:
     )
     rss = [drain["rss_mb"]]
     if args.live_seconds > 0:
-        live = live_phase(env, args.live_rate, args.live_seconds)
+        rate = args.live_rate
+        if not rate:
+            rate, trials = find_live_rate(env, start=_round(0.7 * drain["rate_per_s"]))
+            result["live_trials"] = trials
+        live = live_phase(env, rate, args.live_seconds)
         result.update(live)
         rss.append(live.pop("rss_mb"))
         result.pop("rss_mb", None)
@@ -330,10 +344,41 @@ def _watch_drain(gws: Gateways, count: int, timeout: float = 900.0) -> tuple[flo
 # -- live ------------------------------------------------------------------------------------
 
 
-def live_phase(env: Env, rate: float, seconds: float) -> dict[str, Any]:
-    db = "bench_live"
+def find_live_rate(env: Env, start: float) -> tuple[float, list[dict[str, Any]]]:
+    """The highest offered rate the gateway kept up with in short trials, and the trials.
+
+    Kept up: stored within 3% of offered and p99 latency under 2 s. Up by a fifth after a
+    trial that kept up, down by a fifth after one that did not; stops when the publishers
+    themselves fall short of the rate asked.
+    """
+    rate, best = start, 0.0
+    trials: list[dict[str, Any]] = []
+    for n in range(TRIALS):
+        r = live_phase(env, rate, TRIAL_S, db=f"bench_trial{n}", tag=f"trial{n}")
+        p99 = r["p99_latency_ms"]
+        ok = r["live_stored_per_s"] >= 0.97 * r["live_offered_per_s"] and p99 is not None
+        ok = ok and p99 <= TARGET_P99_MS
+        trials.append(
+            {"asked": round(rate), "offered": r["live_offered_per_s"], "p99_ms": p99, "ok": ok}
+        )
+        log.info("live trial: %s", trials[-1])
+        if ok:
+            best = max(best, float(r["live_offered_per_s"]))
+            if r["live_offered_per_s"] < 0.95 * rate:
+                break  # the publishers are the limit, not the gateway
+            rate *= 1.2
+        else:
+            rate *= 0.8
+            if best and rate <= best:
+                break
+    return (best or rate), trials
+
+
+def live_phase(
+    env: Env, rate: float, seconds: float, db: str = "bench_live", tag: str = "live"
+) -> dict[str, Any]:
     _create_database(env.influx_url, db)
-    gws = Gateways(env, db, 1, tag="live")
+    gws = Gateways(env, db, 1, tag=tag)
     gws.start()
     probes = env.sensors[:PROBES]
     try:
@@ -458,6 +503,10 @@ class LatencyProbe:
                     self.seen.add(key)
                     self.latencies.append(found_at - row["time"] / 1e9)
             time.sleep(0.1)
+
+
+def _round(rate: float) -> float:
+    return max(500.0, round(rate / 500) * 500)
 
 
 def _ms(sorted_values: list[float], q: float) -> float | None:
