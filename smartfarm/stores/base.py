@@ -25,6 +25,13 @@ class StoreRejected(StoreError):
     """The store refused the data (4xx): retrying the same data will not help."""
 
 
+class StoreMisconfigured(StoreUnavailable):
+    """The store refuses every request (401, 403, 404: credentials, database, bucket).
+
+    Not the data's fault: keep it and retry, and tell a person to fix the settings.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class HourlyStat:
     """One sensor's good readings over one hour: kept for years, so a season's chart is cheap."""

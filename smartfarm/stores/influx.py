@@ -23,6 +23,7 @@ from smartfarm.stores.base import (
     EPOCH,
     HourlyStat,
     StoreError,
+    StoreMisconfigured,
     StoreRejected,
     StoreUnavailable,
     hour_ceil,
@@ -145,11 +146,21 @@ def _error_message(response: httpx.Response) -> str:
 
 
 def _status_error(status: int, message: str, what: str) -> StoreError:
-    """429 and 5xx will pass; any other refusal will be repeated for the same data."""
+    """429 and 5xx will pass; 401, 403 and 404 refuse everything until the settings are
+    fixed; any other refusal (400, 413, 422) is about this data and would be repeated."""
     text = f"InfluxDB {what}: HTTP {status}: {message}"
     if status == 429 or status >= 500:
         return StoreUnavailable(text)
+    if status in (401, 403, 404):
+        return StoreMisconfigured(text)
     return StoreRejected(text)
+
+
+def _query_error(message: str) -> StoreError:
+    # 1.x answers a query on a missing database with 200 and this error in the result.
+    if message.startswith("database not found"):
+        return StoreMisconfigured(f"InfluxDB query: {message}")
+    return StoreRejected(f"InfluxDB query: {message}")
 
 
 class InfluxTelemetryStore:
@@ -301,12 +312,12 @@ class InfluxTelemetryStore:
         if not isinstance(body, dict):
             raise StoreUnavailable(f"InfluxDB query: unexpected answer {str(body)[:200]}")
         if "error" in body:
-            raise StoreRejected(f"InfluxDB query: {body['error']}")
+            raise _query_error(str(body["error"]))
         rows: list[dict[str, Any]] = []
         # No match is {"results": [{"statement_id": 0}]}: a result without "series".
         for result in body.get("results", []):
             if "error" in result:
-                raise StoreRejected(f"InfluxDB query: {result['error']}")
+                raise _query_error(str(result["error"]))
             for series in result.get("series", []):
                 tags = series.get("tags", {})
                 columns = series["columns"]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from smartfarm.models import Reading
-from smartfarm.stores.base import StoreRejected, StoreUnavailable
+from smartfarm.stores.base import StoreMisconfigured, StoreRejected, StoreUnavailable
 from smartfarm.stores.influx import (
     InfluxTelemetryStore,
     from_ns,
@@ -163,12 +163,14 @@ def test_v1_awkward_tag_values_round_trip(store: InfluxTelemetryStore) -> None:
 
 
 @pytest.mark.influx
-def test_v1_missing_database_is_rejected_with_the_server_message(influxd: InfluxdServer) -> None:
+def test_v1_missing_database_is_a_settings_problem_in_the_servers_words(
+    influxd: InfluxdServer,
+) -> None:
     s = InfluxTelemetryStore(url=influxd.url, api="v1", database="nope")
     try:
-        with pytest.raises(StoreRejected, match='database not found: "nope"'):
+        with pytest.raises(StoreMisconfigured, match='database not found: "nope"'):
             s.write_readings([reading("s-zone-a-01", 0, 1, 0.25)])
-        with pytest.raises(StoreRejected, match="database not found"):
+        with pytest.raises(StoreMisconfigured, match="database not found"):
             s.latest(["s-zone-a-01"])
     finally:
         s.close()
@@ -221,22 +223,22 @@ def test_v2_write_through_influxdb_client_then_read(shim: InfluxV2Shim) -> None:
 
 
 @pytest.mark.influx
-def test_v2_bad_token_is_rejected(shim: InfluxV2Shim) -> None:
+def test_v2_bad_token_is_a_settings_problem(shim: InfluxV2Shim) -> None:
     s = v2_store(shim, token="wrong")
     try:
-        with pytest.raises(StoreRejected, match="HTTP 401: unauthorized access"):
+        with pytest.raises(StoreMisconfigured, match="HTTP 401: unauthorized access"):
             s.write_readings([reading("s-zone-a-01", 0, 1, 0.25)])
-        with pytest.raises(StoreRejected, match="HTTP 401"):
+        with pytest.raises(StoreMisconfigured, match="HTTP 401"):
             s.latest(["s-zone-a-01"])
     finally:
         s.close()
 
 
 @pytest.mark.influx
-def test_v2_unknown_bucket_is_rejected(shim: InfluxV2Shim) -> None:
+def test_v2_unknown_bucket_is_a_settings_problem(shim: InfluxV2Shim) -> None:
     s = v2_store(shim, bucket="nope")
     try:
-        with pytest.raises(StoreRejected, match='bucket "nope" not found'):
+        with pytest.raises(StoreMisconfigured, match='bucket "nope" not found'):
             s.write_readings([reading("s-zone-a-01", 0, 1, 0.25)])
     finally:
         s.close()
