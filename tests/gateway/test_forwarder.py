@@ -68,3 +68,38 @@ def test_refused_readings_are_isolated_and_dead_lettered(
     assert reader.bounds() is None  # all of it left the log
     for closable in (writer, reader, store, state):
         closable.close()
+
+
+@pytest.mark.influx
+def test_a_missing_database_keeps_the_readings_until_it_exists(
+    tmp_path: Path, influxd: InfluxdServer
+) -> None:
+    path = tmp_path / "wal.db"
+    writer, reader = WalWriter(path), WalReader(path)
+    writer.append([row(i) for i in range(1, 51)], [])
+    store = InfluxTelemetryStore(url=influxd.url, api="v1", database="later")
+    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    parser = ReadingParser(load_farm_config(EXAMPLE), Topics("farm", "demo-farm"))
+    metrics = GatewayMetrics(GatewayStats())
+    forwarder = Forwarder(
+        reader, store, state, parser, metrics, LogProgress(writer.last_id), 5000, 0.01, 0.2
+    )
+    thread = threading.Thread(target=forwarder.run)
+    thread.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while metrics.stats.store_errors["unavailable"] < 3 and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+        # A settings problem, not bad data: nothing dead-lettered, everything still kept.
+        assert metrics.stats.store_errors["unavailable"] >= 3
+        assert "database not found" in (metrics.stats.store_last_error or "")
+        assert state.dead_letters() == [] and reader.bounds() == (1, 50)
+        influxd.create_database("later")
+        while metrics.stats.stored < 50 and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+    finally:
+        forwarder.stop.set()
+        thread.join()
+    assert len(store.history(["s-z1-a"], T0, T0 + timedelta(hours=1))) == 50
+    for closable in (writer, reader, store, state):
+        closable.close()
