@@ -122,8 +122,9 @@ def problems(stats: GatewayStats, now: float, store_grace: float = 10.0) -> list
     out = [f"{name} thread stopped: {err}" for name, err in stats.stopped_threads.items()]
     if stats.paused:
         out.append(stats.paused)
-    elif not stats.connected and stats.disconnected_since is not None:
-        out.append(f"not connected to the MQTT broker for {now - stats.disconnected_since:.0f}s")
+    elif not stats.connected and (away := now - (stats.disconnected_since or now)) >= 5.0:
+        # Under five seconds it is a reconnect under way, not a problem yet.
+        out.append(f"not connected to the MQTT broker for {away:.0f}s")
     if stats.subscription_error:
         out.append(stats.subscription_error)
     failing = stats.store_failing_since
