@@ -10,9 +10,10 @@ and the gateway as a real subprocess. Three phases, each into its own database:
   (``mosquitto_sub``, QoS 1, persistent session) draining an identical backlog, queued for
   it at the same time by the same publishes.
 - live: publishers offer readings for ``--live-seconds`` while the gateway runs, at
-  ``--live-rate`` or, by default, at the highest rate the gateway kept up with in a few
-  short trials (stored within 3% of offered, p99 under 2 s); ``p99_latency_ms`` is
-  publish-to-queryable, for the readings of a few probe sensors found by polling InfluxDB.
+  ``--live-rate`` or, by default, at 85% of the highest rate the gateway kept up with in a
+  few 15 s trials (all stored within 2.5 s of the last publish, p99 under 2 s).
+  ``p99_latency_ms`` is publish-to-queryable, for the readings of a few probe sensors
+  found by polling InfluxDB.
 - shared: the drain again with ``--gateways`` gateways on one shared subscription.
 
 Prints one JSON line on stdout; progress goes to stderr.
@@ -68,6 +69,8 @@ PROBES = 5
 TRIALS = 4
 TRIAL_S = 15.0
 TARGET_P99_MS = 2000.0
+KEPT_UP_LAG_S = 2.5
+SUSTAINED_SHARE = 0.85
 PUBLISHERS = 2
 SETTLE_S = 120.0
 
@@ -151,8 +154,11 @@ def run(args: argparse.Namespace, env: Env) -> dict[str, Any]:
     if args.live_seconds > 0:
         rate = args.live_rate
         if not rate:
-            rate, trials = find_live_rate(env, start=_round(0.7 * drain["rate_per_s"]))
+            best, trials = find_live_rate(env, start=_round(0.7 * drain["rate_per_s"]))
+            # A minute at the edge found in 15 s trials is a coin toss on a shared machine.
+            rate = _round(SUSTAINED_SHARE * best)
             result["live_trials"] = trials
+        result["live_rate_asked"] = rate
         live = live_phase(env, rate, args.live_seconds)
         result.update(live)
         rss.append(live.pop("rss_mb"))
@@ -347,7 +353,8 @@ def _watch_drain(gws: Gateways, count: int, timeout: float = 900.0) -> tuple[flo
 def find_live_rate(env: Env, start: float) -> tuple[float, list[dict[str, Any]]]:
     """The highest offered rate the gateway kept up with in short trials, and the trials.
 
-    Kept up: stored within 3% of offered and p99 latency under 2 s. Up by a fifth after a
+    Kept up: everything stored within 2.5 s of the last publish (a batch waits up to 1 s)
+    and p99 latency under 2 s. Up by a fifth after a
     trial that kept up, down by a fifth after one that did not; stops when the publishers
     themselves fall short of the rate asked.
     """
@@ -356,11 +363,12 @@ def find_live_rate(env: Env, start: float) -> tuple[float, list[dict[str, Any]]]
     for n in range(TRIALS):
         r = live_phase(env, rate, TRIAL_S, db=f"bench_trial{n}", tag=f"trial{n}")
         p99 = r["p99_latency_ms"]
-        ok = r["live_stored_per_s"] >= 0.97 * r["live_offered_per_s"] and p99 is not None
-        ok = ok and p99 <= TARGET_P99_MS
+        ok = r["live_lag_s"] <= KEPT_UP_LAG_S and p99 is not None and p99 <= TARGET_P99_MS
+        offered = r["live_offered_per_s"]
         trials.append(
-            {"asked": round(rate), "offered": r["live_offered_per_s"], "p99_ms": p99, "ok": ok}
+            {"asked": round(rate), "offered": offered, "lag_s": r["live_lag_s"], "p99_ms": p99}
         )
+        trials[-1]["ok"] = ok
         log.info("live trial: %s", trials[-1])
         if ok:
             best = max(best, float(r["live_offered_per_s"]))
@@ -395,21 +403,16 @@ def live_phase(
         ]
         for proc in procs:
             proc.start()
-        # The window opens with the first reading stored: publishers take a while to start.
-        while (stored_before := gws.total("readings_stored_total")) == 0:
-            time.sleep(0.05)
-        window_start = time.monotonic()
         probe = LatencyProbe(env.influx_url, db, probes)
-        probe.poll_until(window_start + seconds - 2)
-        stored_window = gws.total("readings_stored_total") - stored_before
-        window = time.monotonic() - window_start
-        probe.poll_until(time.monotonic() + 5)
+        probe.poll_until(time.monotonic() + seconds)
         sent_stats = [results.get(timeout=SETTLE_S) for _ in procs]
         for proc in procs:
             proc.join()
-        sent = sum(n for n, _ in sent_stats)
-        duration = max(d for _, d in sent_stats)
-        _settle(gws, sent)
+        sent = sum(n for n, _, _ in sent_stats)
+        started = min(t for _, t, _ in sent_stats)
+        ended = max(t for _, _, t in sent_stats)
+        all_stored = _settle(gws, sent, probe)
+        probe.poll_until(time.monotonic() + 1)
         rss = gws.rss_mb()
     finally:
         gws.stop()
@@ -418,8 +421,10 @@ def live_phase(
     probe_sent = sent * PROBES / len(env.sensors)
     out = {
         "live_seconds": seconds,
-        "live_offered_per_s": round(sent / duration),
-        "live_stored_per_s": round(stored_window / window),
+        "live_offered_per_s": round(sent / (ended - started)),
+        # Everything sent, over the time from the first publish to the last one stored.
+        "live_stored_per_s": round(sent / (all_stored - started)),
+        "live_lag_s": round(all_stored - ended, 2),
         "live_sent": sent,
         "live_lost": sent - distinct,
         "live_duplicates": points - distinct,
@@ -441,10 +446,14 @@ def _wait_metrics(gws: Gateways, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def _settle(gws: Gateways, sent: int) -> None:
+def _settle(gws: Gateways, sent: int, probe: LatencyProbe) -> float:
+    """Wall time when the gateway had stored all ``sent`` readings (polling latency meanwhile)."""
     deadline = time.monotonic() + SETTLE_S
-    while gws.total("readings_stored_total") < sent and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while gws.total("readings_stored_total") < sent:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"live readings not all stored {SETTLE_S:.0f}s after the end")
+        probe.poll_until(time.monotonic() + 0.05)
+    return time.time()
 
 
 def _live_child(
@@ -459,6 +468,7 @@ def _live_child(
     publisher = Publisher(url, client_id)
     topics = [f"{PREFIX}/{FARM_ID}/sensor/{device}/reading" for device in sensors]
     sent = 0
+    wall_start = time.time()
     started = time.monotonic()
     try:
         while (elapsed := time.monotonic() - started) < seconds:
@@ -473,11 +483,11 @@ def _live_child(
                 seq = sent // len(sensors)
                 publisher.publish(topics[k], reading_payload(sensors[k], seq, stamp))
                 sent += 1
-        duration = time.monotonic() - started
+        wall_end = time.time()
         publisher.wait_all_acked(timeout=SETTLE_S)
     finally:
         publisher.close()
-    results.put((sent, duration))
+    results.put((sent, wall_start, wall_end))
 
 
 class LatencyProbe:

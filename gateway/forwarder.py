@@ -24,11 +24,11 @@ from smartfarm.ingest import ReadingParser
 from smartfarm.models import DeadLetter, Reading
 from smartfarm.stores.base import (
     US_PER_HOUR,
+    StoreMisconfigured,
     StoreRejected,
     StoreUnavailable,
     TelemetryStore,
     from_us,
-    to_us,
 )
 from smartfarm.stores.state import Sighting, StateStore
 
@@ -132,9 +132,10 @@ class Forwarder:
         while not self.stop.is_set():
             started = time.perf_counter()
             try:
-                refused = self._write(readings)
+                refused = self._write(rows, readings)
             except StoreUnavailable as err:
-                self._failed("unavailable", err)
+                kind = "misconfigured" if isinstance(err, StoreMisconfigured) else "unavailable"
+                self._failed(kind, err)
                 self.stop.wait(self.backoff.next_delay())
                 self._move_dead_letters()
                 continue
@@ -142,17 +143,20 @@ class Forwarder:
             self._done(rows, refused)
             return
 
-    def _write(self, readings: Sequence[Reading]) -> list[tuple[Reading, str]]:
-        """Write; the readings the store refused, with its reason."""
+    def _write(
+        self, rows: Sequence[WalRow], readings: Sequence[Reading]
+    ) -> list[tuple[WalRow, Reading, str]]:
+        """Write; the readings the store refused (and their rows), with its reason."""
         try:
             self.store.write_readings(readings)
             return []
         except StoreRejected as err:
             self.stats.store_errors["rejected"] += 1
             if len(readings) == 1:
-                return [(readings[0], str(err))]
+                return [(rows[0], readings[0], str(err))]
         half = len(readings) // 2
-        return self._write(readings[:half]) + self._write(readings[half:])
+        first = self._write(rows[:half], readings[:half])
+        return first + self._write(rows[half:], readings[half:])
 
     def _failed(self, kind: str, err: Exception) -> None:
         stats = self.stats
@@ -162,7 +166,7 @@ class Forwarder:
             stats.store_failing_since = time.time()
             log.warning("gateway: store unavailable, keeping readings in the log: %s", err)
 
-    def _done(self, rows: list[WalRow], refused: list[tuple[Reading, str]]) -> None:
+    def _done(self, rows: list[WalRow], refused: list[tuple[WalRow, Reading, str]]) -> None:
         stats = self.stats
         if stats.store_failing_since is not None:
             log.info("gateway: store back after %d failed attempts", self.backoff.failures)
@@ -171,13 +175,13 @@ class Forwarder:
         # The original payload is gone by now: the letter keeps the reading as stored.
         letters: list[LetterRow] = [
             (
-                to_us(reading.ts),
+                row[1],
                 self.parser.topic_of(reading.sensor),
                 repr(reading).encode(),
                 "store_rejected",
                 reason,
             )
-            for reading, reason in refused
+            for row, reading, reason in refused
         ]
         self.wal.forwarded(rows[-1][0], letters)
         self.forwarded_id = rows[-1][0]
@@ -187,7 +191,7 @@ class Forwarder:
             log.warning(
                 "gateway: store refused %d readings (dead-lettered): %s",
                 len(refused),
-                refused[0][1],
+                refused[0][2],
             )
         hours = {row[5] // US_PER_HOUR * US_PER_HOUR for row in rows}
         with self._dirty_lock:

@@ -88,10 +88,10 @@ def test_a_missing_database_keeps_the_readings_until_it_exists(
     thread.start()
     try:
         deadline = datetime.now(UTC) + timedelta(seconds=10)
-        while metrics.stats.store_errors["unavailable"] < 3 and datetime.now(UTC) < deadline:
+        while metrics.stats.store_errors["misconfigured"] < 3 and datetime.now(UTC) < deadline:
             threading.Event().wait(0.05)
         # A settings problem, not bad data: nothing dead-lettered, everything still kept.
-        assert metrics.stats.store_errors["unavailable"] >= 3
+        assert metrics.stats.store_errors["misconfigured"] >= 3
         assert "database not found" in (metrics.stats.store_last_error or "")
         assert state.dead_letters() == [] and reader.bounds() == (1, 50)
         influxd.create_database("later")
