@@ -138,10 +138,11 @@ class LogWriter:
         stats.logged += len(rows)
         for row in rows:
             stats.quality[row[11]] += 1
-        for letter in letters:
-            stats.dead_letters[letter[3]] += 1
-            if letter[3] != "unknown_device":
-                log.debug("dead letter on %s: %s: %s", letter[1], letter[3], letter[4])
+        for _rx, topic, _payload, reason, detail in letters:
+            stats.dead_letters[reason] += 1
+            # The first of each reason as a warning; the rest are counted (and kept).
+            level = logging.WARNING if stats.dead_letters[reason] == 1 else logging.DEBUG
+            log.log(level, "gateway: dead letter on %s: %s: %s", topic, reason, detail)
         if rows:
             self.progress.logged(rows[-1][0])
 
