@@ -136,6 +136,9 @@ class Forwarder:
             except StoreUnavailable as err:
                 kind = "misconfigured" if isinstance(err, StoreMisconfigured) else "unavailable"
                 self._failed(kind, err)
+                # The log keeps growing behind the stuck batch: keep its gauges current.
+                self.stats.wal_depth = self.progress.last_id - self.forwarded_id
+                self.stats.wal_oldest_age = max(0.0, time.time() - rows[0][1] / 1e6)
                 self.stop.wait(self.backoff.next_delay())
                 self._move_dead_letters()
                 continue

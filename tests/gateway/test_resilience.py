@@ -193,6 +193,8 @@ def test_influxd_stopped_then_restarted(rig: Rig) -> None:
         assert any("store failing" in p for p in problems)
         assert rig.metrics()["smartfarm_gateway_wal_depth"] > 0  # kept, not dropped
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
+        # The oldest reading waiting shows how long the store has been gone.
+        assert rig.metrics()["smartfarm_gateway_wal_oldest_age_seconds"] > OUTAGE_S / 2
     finally:
         rig.influxd.start()
     publishing.join(timeout=120)
