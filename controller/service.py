@@ -18,6 +18,7 @@ from typing import Any
 from controller import core, requests
 from controller.model import (
     Command,
+    Decision,
     FarmFacts,
     Plan,
     Run,
@@ -128,6 +129,10 @@ class Controller:
             # that waited too long is refused by its age, not lost silently.
             clean_session=False,
         )
+        self.gauge = farm.farm.rain_sensor
+        if self.gauge:
+            self.link.subscriptions.append((self.topics.rain(self.gauge), QOS_READING))
+        self._new_rain: list[tuple[datetime, float, str]] = []
         self._deferred: list[Message] = []
         self._dry: set[str] = set()
         self._logged_at: dict[tuple[str, str], datetime] = {}
@@ -217,11 +222,13 @@ class Controller:
                 await self._on_request(message.payload)
             elif (zone := self._absorb(message)) is not None:
                 changed[zone] = None
+        if self._new_rain:
+            await self._take_rain()
         if changed:
             await self.evaluate(list(changed))
 
     def _absorb(self, message: Message) -> str | None:
-        """Take in a reading or a valve state; the zone it concerns, if any."""
+        """Take in a reading, a valve state or rain; the zone it concerns, if any."""
         if self.topics.device_of(message.topic, "sensor", "reading"):
             try:
                 reading = self.parser.parse(message.topic, message.payload, self.clock())
@@ -230,6 +237,9 @@ class Controller:
             return self.readings.add(reading)
         if valve := self.topics.device_of(message.topic, "valve", "state"):
             return self._on_valve_state(valve, message.payload)
+        if message.topic == (self.gauge and self.topics.rain(self.gauge)):
+            self._on_rain_gauge(message.payload)
+            return None
         device = self.topics.device_of(message.topic, "device", "availability")
         if device in self._valve_ids and message.payload == b"offline":
             assert device is not None
@@ -268,6 +278,49 @@ class Controller:
             self.master_pending_since = None
         self._clear_alarm_later("valve_fault", self._valve_zone.get(valve))
         return self._valve_zone.get(valve)
+
+    def _on_rain_gauge(self, payload: bytes) -> None:
+        try:
+            data = payloads.decode("rain.v1", payload)
+            if data["device"] != self.gauge:
+                raise BadPayload("device_mismatch", f"payload device {data['device']!r}")
+            ts = payloads.parse_ts(data["ts"])
+            payloads.check_reading_time(ts, self.clock())
+        except BadPayload as err:
+            log.warning("controller: ignored bad report from rain gauge %s: %s", self.gauge, err)
+            return
+        mm = float(data["mm"])
+        # A report replayed after an outage, or delivered twice (QoS 1), has the same time.
+        if mm <= 0 or any(t == ts for t, _ in self.rain):
+            return
+        self.rain.append((ts, mm))
+        self._new_rain.append((ts, mm, f"rain gauge {self.gauge}"))
+
+    async def _take_rain(self) -> None:
+        """Persist and log the rain the gauge reported: it holds or shortens every zone."""
+        new, self._new_rain = self._new_rain, []
+        now = self.clock()
+        records = [
+            DecisionRecord(
+                now,
+                "*",
+                Action.HOLD,
+                f"{mm:.1f} mm of rain at {ts.astimezone(self.farm.farm.tz):%H:%M}",
+                by,
+                code="rain_reported",
+            )
+            for ts, mm, by in new
+        ]
+
+        def persist() -> None:
+            for ts, mm, by in new:
+                self.store.add_rain(ts, mm, by)
+            self.state.add_decisions(records)
+
+        await asyncio.to_thread(persist)
+        for record in records:
+            log.info("controller: *: %s (%s)", record.reason, record.by)
+            self._publish_decision(record)
 
     async def _on_request(self, payload: bytes) -> None:
         try:
@@ -315,7 +368,8 @@ class Controller:
             mm = float(req["mm"])
             self.store.add_rain(now, mm, by)
             self.rain.append((now, mm))
-            return Plan()
+            reason = f"{mm:.1f} mm of rain reported"
+            return Plan(decisions=[Decision("*", Action.HOLD, "rain_reported", reason, by=by)])
         if action == "water_everything":
             facts = {z: self.zone_facts(z, now) for z in self.zones}
             return requests.water_everything(
