@@ -174,6 +174,7 @@ class ValveNode:
         self.since: datetime | None = None
         self.until: datetime | None = None
         self.states_published = 0
+        self.last_state: dict[str, Any] | None = None
         self._timer: Timer | None = None
         self._task: asyncio.Task[None] | None = None
         # A driver's markers (virtual time only) arrive here, in order with the commands.
@@ -302,6 +303,7 @@ class ValveNode:
             "flow_lph": flow,
         }
         self.states_published += 1
+        self.last_state = body
         self.link.publish(
             self.topics.valve_state(self.device), payloads.encode(body), QOS_STATE, retain=True
         )
