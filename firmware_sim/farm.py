@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 
+from tqdm import tqdm
+
 from firmware_sim.balance import RootZone
 from firmware_sim.clock import Clock, VirtualClock, WallClock
 from firmware_sim.faults import FaultKind, FaultSpec, check_devices
@@ -97,10 +99,12 @@ class SimFarm:
         valve_observer: ValveObserver | None = None,
         sync_topic: str | None = None,
         weather: Weather | None = None,
+        progress: bool = False,
     ) -> None:
         self.farm = farm
         # With weather, each zone is an FAO-56 root zone fed by that weather's ET0 and rain.
         self.weather = weather
+        self.progress = progress
         self.speed = speed
         self.report_seconds = report_seconds
         self.rng = random.Random(seed)
@@ -203,8 +207,9 @@ class SimFarm:
         """The probe's temperature: 27 degC, or with weather a damped copy of the air's."""
         if self.weather is None:
             return 27.0
-        local = self.clock.now().astimezone(self.farm.farm.tz)
-        w = self.weather.day(local.date())
+        local = self.soil_time.astimezone(self.farm.farm.tz)
+        # The season's closing midnight belongs to its last day.
+        w = self.weather.day(min(local.date(), self.weather.days[-1].day))
         hour = local.hour + local.minute / 60
         # Air: coolest at 06:00, hottest at 14:00, cosine segments between.
         if 6.0 <= hour < 14.0:
@@ -238,17 +243,36 @@ class SimFarm:
         self.soil_time = upto
         return upto
 
+    def season_end(self) -> datetime | None:
+        """Midnight after the weather's last day: a run with weather ends there."""
+        if self.weather is None:
+            return None
+        last = self.weather.days[-1].day + timedelta(days=1)
+        return datetime(last.year, last.month, last.day, tzinfo=self.farm.farm.tz)
+
     async def run(self) -> None:
-        """Start every node, then step and report until cancelled; nodes stop on the way out."""
+        """Start every node, then step and report until cancelled or the season ends."""
         await self.start()
+        end = self.season_end()
         log.info("simulated farm up: %d zones, soil time x%g", len(self.zones), self.speed)
+        start = self.soil_time
+        total_days = (end - start).total_seconds() / 86400 if end is not None else 0.0
+        bar = tqdm(
+            total=round(total_days, 2), unit="day", disable=not (self.progress and end), leave=True
+        )
         try:
             last = time.monotonic()
-            while True:
+            while end is None or self.soil_time < end:
                 now = time.monotonic()
-                self.step_soil((now - last) * self.speed)
+                dt = (now - last) * self.speed
+                if end is not None:
+                    dt = min(dt, (end - self.soil_time).total_seconds())
+                self.step_soil(dt)
                 self.report()
+                bar.update(round((self.soil_time - start).total_seconds() / 86400, 2) - bar.n)
                 last = now
                 await asyncio.sleep(self.report_seconds)
+            log.info("season over at %s", self.soil_time.isoformat())
         finally:
+            bar.close()
             await self.stop()

@@ -212,3 +212,16 @@ def _number(row: dict[str, str], column: str, where: str) -> float:
     if not math.isfinite(value) or not -60 <= value <= 500:
         raise ValueError(f"{where}: {column} {raw!r} is out of range")
     return value
+
+
+def choose(
+    scenario_name: str | None, csv_path: str | Path | None, start: date, days: int, seed: int
+) -> Weather | None:
+    """The weather a run asked for: a scenario from ``start``, a CSV, or none (the demo's)."""
+    if scenario_name and csv_path:
+        raise ValueError("give a weather scenario or a weather CSV, not both")
+    if csv_path:
+        return load_csv(csv_path)
+    if scenario_name:
+        return scenario(scenario_name, start, days, seed)
+    return None
