@@ -43,8 +43,10 @@ class SimZone:
         self.valve = valve
         self.layer = SoilLayer(zone.soil_preset, zone.crop_preset, theta)
         self.root = RootZone(zone.soil_preset, zone.crop_preset, theta) if root_zone else None
-        # Lowest Ks of each local day (root-zone model only): a day below 1 is a stress day.
-        self.min_ks: dict[date, float] = {}
+        # Water held at the start, mm over the zone: the balance's reference.
+        self.start_storage_mm = self.root.storage_mm if self.root is not None else 0.0
+        # Per local day (root-zone model only): irrigation, rain, actual and potential ET, mm.
+        self.daily: dict[date, list[float]] = {}
 
     @property
     def theta(self) -> float:
@@ -64,9 +66,14 @@ class SimZone:
             self.layer.step(sim_dt_s, rate if flowing else 0.0, et0_mm)
             return
         litres = self.zone.flow_lph * sim_dt_s / 3600 if flowing else 0.0
-        ks = self.root.step(sim_dt_s, litres / self.zone.area_m2, rain_mm, et0_mm or 0.0)
+        led = self.root.ledger
+        before = (led.irrigation_mm, led.rain_mm, led.et_mm, led.et_potential_mm)
+        self.root.step(sim_dt_s, litres / self.zone.area_m2, rain_mm, et0_mm or 0.0)
         if day is not None:
-            self.min_ks[day] = min(ks, self.min_ks.get(day, 1.0))
+            after = (led.irrigation_mm, led.rain_mm, led.et_mm, led.et_potential_mm)
+            sums = self.daily.setdefault(day, [0.0, 0.0, 0.0, 0.0])
+            for i, (a, b) in enumerate(zip(before, after, strict=True)):
+                sums[i] += b - a
 
 
 def initial_theta(zone: ZoneConfig, index: int, count: int) -> float:

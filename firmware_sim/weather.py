@@ -128,9 +128,9 @@ class Weather:
 def dry_season(
     start: date, days: int = 90, seed: int = 1, latitude: float = DEFAULT_LATITUDE
 ) -> Weather:
-    """Tmax 32-36, Tmin 20-24 degC, four light to moderate rains: the Highlands in Feb-Apr."""
+    """Tmax 32-36, Tmin 20-24 degC, four light to moderate rains in 90 days: Feb-Apr in Dak Lak."""
     rng = random.Random(seed)
-    rain_days = set(rng.sample(range(days), k=min(4, days)))
+    rain_days = set(rng.sample(range(days), k=min(days, round(4 * days / 90))))
     out = []
     for i in range(days):
         rain = round(rng.uniform(4.0, 20.0), 1) if i in rain_days else 0.0

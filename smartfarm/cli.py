@@ -27,6 +27,7 @@ COMMON_FLAGS = {
 BENCHMARKS: dict[str, str] = {
     "controller": "controller.bench",
     "ingest": "gateway.bench",
+    "season": "firmware_sim.season",
 }
 
 
