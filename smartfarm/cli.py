@@ -27,6 +27,7 @@ COMMON_FLAGS = {
 BENCHMARKS: dict[str, str] = {
     "controller": "controller.bench",
     "ingest": "gateway.bench",
+    "season": "firmware_sim.season",
 }
 
 
@@ -91,9 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, help="random seed (1)")
     sim.add_argument(
         "--faults",
-        help="sensor faults, e.g. s-z1-a=disconnected,s-z2-a=stuck@120 "
-        "(disconnected, shorted, stuck, spike; @ seconds after start)",
+        help="device faults, e.g. s-z1-a=disconnected,v-z2=stuck_open@120 (sensors: "
+        "disconnected, shorted, stuck, spike, drift, air_gap; valves: stuck_open, "
+        "stuck_closed, slow_confirm; @ seconds after start)",
     )
+    season = sim.add_mutually_exclusive_group()
+    season.add_argument("--scenario", help="season weather from today: dry or rainy")
+    season.add_argument("--weather", help="season weather from a daily CSV (docs/simulator.md)")
+    sim.add_argument("--season-days", type=int, help="days of a --scenario season (90)")
     dry = sub.add_parser(
         "dry-run",
         help="replay past readings through new thresholds, actuating nothing",
@@ -124,6 +130,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "report_seconds",
         "seed",
         "faults",
+        "scenario",
+        "weather",
+        "season_days",
     ]
     return {k: v for k in keys if (v := getattr(args, k, None)) is not None}
 

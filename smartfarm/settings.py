@@ -117,3 +117,8 @@ class SimSettings(CommonSettings):
     seed: int = 1
     # Sensor faults on demand, e.g. "s-z1-a=disconnected,s-z2-a=stuck@120" (firmware_sim.faults).
     faults: str = ""
+    # A season's weather (FAO-56 soil): a scenario ("dry", "rainy") from today, or a daily
+    # weather CSV; the run ends with the season. Neither: the demo's fast soil, forever.
+    scenario: str | None = None
+    weather: Path | None = None
+    season_days: int = Field(90, ge=1, le=3650)
