@@ -113,7 +113,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="its own flags (NAME --help)")
+    _add_mqtt_acl(sub)
     return parser
+
+
+def _add_mqtt_acl(sub: Any) -> None:
+    acl = sub.add_parser(
+        "mqtt-acl",
+        help="write Mosquitto's password and ACL files from the farm config",
+        description="A user per device and process with only its own topics: DIR/passwd, "
+        "DIR/acl, DIR/credentials.json (client id -> username, password, role) and "
+        "DIR/compose.env. Passwords already in DIR/credentials.json are kept.",
+    )
+    acl.add_argument("--farm", dest="farm_file", help="farm config file (YAML)")
+    acl.add_argument("--out", required=True, help="directory to write the files to")
+    acl.add_argument("--topic-prefix", help="topic prefix (farm)")
+    acl.add_argument("--gateways", type=int, default=1, help="gateway users to create (1)")
+    acl.add_argument("--demo-sim", action="store_true", help="a user for the simulator (demo only)")
+    acl.add_argument("--rotate", action="store_true", help="new passwords for everyone")
+
+
+def _mqtt_acl(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from smartfarm import mqtt_acl, settings
+
+    overrides = {k: v for k in ("farm_file", "topic_prefix") if (v := getattr(args, k))}
+    common = settings.CommonSettings(**overrides)
+    farm = load_farm_config(common.farm_file)
+    out = Path(args.out)
+    creds = mqtt_acl.write_files(
+        out,
+        farm,
+        common.topic_prefix,
+        gateways=args.gateways,
+        demo_sim=args.demo_sim,
+        rotate=args.rotate,
+    )
+    sys.stdout.write(f"{len(creds)} MQTT users written to {out}/passwd, acl, credentials.json\n")
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -135,6 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         module = importlib.import_module(BENCHMARKS[args.name])
         return int(module.main(args.args))
+    if args.command == "mqtt-acl":
+        try:
+            return _mqtt_acl(args)
+        except FarmConfigError as err:
+            sys.stderr.write(f"smartfarm: bad farm config:\n{err}\n")
+            return 2
+        except (ValidationError, ValueError, OSError) as err:
+            sys.stderr.write(f"smartfarm: mqtt-acl: {err}\n")
+            return 2
     overrides = _overrides(args)
     from controller.settings import ControllerSettings
     from gateway.settings import GatewaySettings
