@@ -131,17 +131,29 @@ def _add_mqtt_acl(sub: Any) -> None:
     acl.add_argument("--gateways", type=int, default=1, help="gateway users to create (1)")
     acl.add_argument("--demo-sim", action="store_true", help="a user for the simulator (demo only)")
     acl.add_argument("--rotate", action="store_true", help="new passwords for everyone")
+    dash = sub.add_parser(
+        "grafana-dashboard",
+        help="write the farm's Grafana dashboard (JSON) with each zone's thresholds",
+    )
+    dash.add_argument("--farm", dest="farm_file", help="farm config file (YAML)")
+    dash.add_argument("--out", required=True, help="file to write, e.g. deploy/grafana/...")
 
 
-def _mqtt_acl(args: argparse.Namespace) -> int:
+def _deploy_file(args: argparse.Namespace) -> int:
+    """`mqtt-acl` and `grafana-dashboard`: files for the compose stack, from the farm config."""
     from pathlib import Path
 
-    from smartfarm import mqtt_acl, settings
+    from smartfarm import grafana, mqtt_acl, settings
 
-    overrides = {k: v for k in ("farm_file", "topic_prefix") if (v := getattr(args, k))}
+    keys = ("farm_file", "topic_prefix")
+    overrides = {k: v for k in keys if (v := getattr(args, k, None))}
     common = settings.CommonSettings(**overrides)
     farm = load_farm_config(common.farm_file)
     out = Path(args.out)
+    if args.command == "grafana-dashboard":
+        text = json.dumps(grafana.dashboard(farm), ensure_ascii=False, indent=2) + "\n"
+        out.write_text(text, encoding="utf-8")
+        return 0
     creds = mqtt_acl.write_files(
         out,
         farm,
@@ -173,14 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         module = importlib.import_module(BENCHMARKS[args.name])
         return int(module.main(args.args))
-    if args.command == "mqtt-acl":
+    if args.command in ("mqtt-acl", "grafana-dashboard"):
         try:
-            return _mqtt_acl(args)
+            return _deploy_file(args)
         except FarmConfigError as err:
             sys.stderr.write(f"smartfarm: bad farm config:\n{err}\n")
             return 2
         except (ValidationError, ValueError, OSError) as err:
-            sys.stderr.write(f"smartfarm: mqtt-acl: {err}\n")
+            sys.stderr.write(f"smartfarm: {args.command}: {err}\n")
             return 2
     overrides = _overrides(args)
     from controller.settings import ControllerSettings
