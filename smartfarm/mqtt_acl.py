@@ -67,6 +67,10 @@ def _sensor(t: Topics, device: str) -> tuple[Rule, ...]:
     return (Rule("write", t.reading(device)), Rule("write", t.availability(device)))
 
 
+def _rain_gauge(t: Topics, device: str) -> tuple[Rule, ...]:
+    return (Rule("write", t.rain(device)), Rule("write", t.availability(device)))
+
+
 def _valve(t: Topics, device: str) -> tuple[Rule, ...]:
     return (
         Rule("read", t.valve_command(device)),
@@ -78,6 +82,7 @@ def _valve(t: Topics, device: str) -> tuple[Rule, ...]:
 def _controller(t: Topics, ha: HaTopics) -> tuple[Rule, ...]:
     return (
         Rule("read", t.all_readings),
+        Rule("read", t.rain("+")),
         Rule("read", t.all_valve_states),
         Rule("read", t.availability("+")),
         Rule("read", t.controller_request()),
@@ -121,11 +126,15 @@ def _homeassistant(t: Topics, ha: HaTopics) -> tuple[Rule, ...]:
     )
 
 
-def _sim(t: Topics, sensors: Iterable[str], valves: Iterable[str]) -> tuple[Rule, ...]:
+def _sim(
+    t: Topics, sensors: Iterable[str], gauges: Iterable[str], valves: Iterable[str]
+) -> tuple[Rule, ...]:
     """The demo simulator plays every device with one user (never for real devices)."""
     rules: list[Rule] = []
     for sensor in sensors:
         rules += _sensor(t, sensor)
+    for gauge in gauges:
+        rules += _rain_gauge(t, gauge)
     for valve in valves:
         rules += _valve(t, valve)
     return tuple(rules)
@@ -145,9 +154,10 @@ def plan_clients(
     t = Topics(prefix, farm.farm.id)
     ha = HaTopics(t, discovery_prefix)
     sensors = [s for z in farm.zones for s in z.sensors]
-    sensors += [s for s in [farm.farm.rain_sensor] if s]
+    gauges = [g for g in [farm.farm.rain_sensor] if g]
     valves = [z.valve for z in farm.zones] + [v for v in [farm.farm.pump.master_valve] if v]
     clients = [Client(s, s, "sensor", _sensor(t, s)) for s in sensors]
+    clients += [Client(g, g, "sensor", _rain_gauge(t, g)) for g in gauges]
     clients += [Client(v, v, "valve", _valve(t, v)) for v in valves]
     clients.append(Client(CONTROLLER, CONTROLLER, "controller", _controller(t, ha)))
     for n in range(1, gateways + 1):
@@ -156,7 +166,7 @@ def plan_clients(
     clients.append(Client(API, API, "api", _api(t, ha)))
     clients.append(Client(HOMEASSISTANT, HOMEASSISTANT, "homeassistant", _homeassistant(t, ha)))
     if demo_sim:
-        clients.append(Client(SIM, SIM, "sim", _sim(t, sensors, valves)))
+        clients.append(Client(SIM, SIM, "sim", _sim(t, sensors, gauges, valves)))
     names = [c.username for c in clients]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
