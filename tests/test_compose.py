@@ -150,6 +150,11 @@ def test_smartfarm_services_share_one_build_and_run_a_real_subcommand(name: str)
     assert command == [name], f"{name}: command {command!r}"
     build_parser().parse_args(command)  # SystemExit(2) if the CLI has no such subcommand
     assert "smartfarm-var:/app/var" in service["volumes"]
+    # The farm file the services read is the host's FARM_DIR file, mounted read-only.
+    mounts = [interpolate(v, env_example()).split(":") for v in service["volumes"]]
+    farm_file = interpolate(environment(service)["SMARTFARM_FARM_FILE"], env_example())
+    host_dir = next(m[0] for m in mounts if m[1:] == ["/app/farm", "ro"])
+    assert (ROOT / host_dir / Path(farm_file).relative_to("/app/farm")).is_file()
     env = environment(service)
     assert env["SMARTFARM_VAR_DIR"] == "/app/var"
     assert interpolate(env["SMARTFARM_MQTT_URL"], {}) == "mqtt://mosquitto:1883"
