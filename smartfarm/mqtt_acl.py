@@ -63,6 +63,11 @@ class Credential(TypedDict):
     role: str
 
 
+def tuning_topic(t: Topics) -> str:
+    """The API's retained note that a zone's tuning changed (controller/tuning.py's topic)."""
+    return f"{t.base}/controller/tuning"
+
+
 def _sensor(t: Topics, device: str) -> tuple[Rule, ...]:
     return (Rule("write", t.reading(device)), Rule("write", t.availability(device)))
 
@@ -86,6 +91,7 @@ def _controller(t: Topics, ha: HaTopics) -> tuple[Rule, ...]:
         Rule("read", t.all_valve_states),
         Rule("read", t.availability("+")),
         Rule("read", t.controller_request()),
+        Rule("read", tuning_topic(t)),
         Rule("read", ha.all_zone_commands),
         Rule("read", ha.status),
         Rule("write", t.valve_command("+")),
@@ -110,6 +116,7 @@ def _api(t: Topics, ha: HaTopics) -> tuple[Rule, ...]:
         Rule("read", t.alarm("+")),
         Rule("read", ha.all_zone_states),
         Rule("write", t.controller_request()),
+        Rule("readwrite", tuning_topic(t)),
     )
 
 

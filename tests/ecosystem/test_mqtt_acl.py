@@ -76,6 +76,15 @@ def test_only_the_controller_and_the_demo_simulator_touch_valve_commands(
     assert gateways == ["smartfarm-gateway", "smartfarm-gateway-2"]
 
 
+def test_api_tells_the_controller_of_tuning_on_the_controllers_topic(farm: FarmConfig) -> None:
+    from controller.tuning import tuning_topic
+
+    clients = mqtt_acl.plan_clients(farm)
+    assert mqtt_acl.tuning_topic(T) == tuning_topic(T)
+    assert ("readwrite", tuning_topic(T)) in rules_of(clients, "smartfarm-api")
+    assert ("read", tuning_topic(T)) in rules_of(clients, "smartfarm-controller")
+
+
 def test_acl_file_gives_anonymous_nothing(farm: FarmConfig) -> None:
     text = mqtt_acl.render_acl(mqtt_acl.plan_clients(farm))
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
