@@ -148,6 +148,9 @@ class ApiSettings(CommonSettings, TelemetrySettings):
     # First admin, created at start when there are no users (no default password, ever).
     admin_username: str = "admin"
     admin_password: SecretStr | None = None
+    # Where buyers reach the public traceability pages (/trace/...), e.g.
+    # https://trace.example.org; unset or empty: the address the QR label was printed from.
+    public_url: str | None = Field(None, pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$")
 
 
 class SimSettings(CommonSettings):
