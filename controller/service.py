@@ -115,6 +115,7 @@ class Controller:
         self.scheduler: ControllerScheduler | None = None
         valves = [z.valve for z in farm.zones] + [v for v in [farm.farm.pump.master_valve] if v]
         self._valve_zone = {z.valve: z.id for z in farm.zones}
+        self._zone_flow = {z.id: z.flow_lph for z in farm.zones}  # a property: computed once
         self._valve_ids = set(valves)
         self._open_valves: set[str] = set()
         self.link = MqttLink(
@@ -469,6 +470,7 @@ class Controller:
             paused_until=paused,
             hold_until=hold,
             schedule_fired=frozenset(self.fired.get(zone_id, ())),
+            drying_per_h=m.drying_per_h,
         )
 
     def _valve_facts(self, valve: str, zone: str | None) -> ValveFacts:
@@ -489,7 +491,7 @@ class Controller:
         # Proportional to open valves and runs under way, not to the number of zones.
         flowing = {self._valve_zone[v] for v in self._open_valves if v in self._valve_zone}
         flowing |= {r.zone for r in self.runs.values() if r.status is RunStatus.OPENING}
-        in_use = sum(self.zones[z].flow_lph for z in flowing)
+        in_use = sum(self._zone_flow[z] for z in flowing)
         window = timedelta(hours=info.rain.window_hours)
         rain = sum(mm for ts, mm in self.rain if ts >= now - window)
         master = None
