@@ -33,6 +33,11 @@ WATER_MINUTES = 15
 # A zone state at least this often even when the moisture holds still, so Home Assistant's
 # expire_after marks a zone unavailable only when the controller has nothing good.
 REFRESH_S = 600.0
+# Otherwise a zone's state is sent when it moved by MIN_CHANGE (probe noise is smaller), at
+# most once per MIN_INTERVAL_S: the controller decides on every reading, and one retained
+# publish per reading would double its MQTT traffic for a dashboard.
+MIN_CHANGE = 0.005
+MIN_INTERVAL_S = 60.0
 
 
 class Publisher(Protocol):
@@ -105,13 +110,16 @@ class HomeAssistantBridge:
         return payloads.encode(body)
 
     def publish_zone_states(self, moisture: Mapping[str, float | None], now: datetime) -> None:
-        """Each zone's median moisture (m3/m3) when it changed or has not been sent lately."""
+        """Each zone's median moisture (m3/m3) when it moved or has not been sent lately."""
         for zone_id, vwc in moisture.items():
-            last = self._sent.get(zone_id)
-            if vwc is None or (
-                last is not None and last[0] == vwc and (now - last[1]).total_seconds() < REFRESH_S
-            ):
+            if vwc is None:
                 continue
+            last = self._sent.get(zone_id)
+            if last is not None:
+                age = (now - last[1]).total_seconds()
+                moved = last[0] is None or abs(vwc - last[0]) >= MIN_CHANGE
+                if age < REFRESH_S and not (moved and age >= MIN_INTERVAL_S):
+                    continue
             self._sent[zone_id] = (vwc, now)
             body = {
                 "v": 1,
