@@ -15,15 +15,19 @@ function node(tag, attrs = {}, text = null) {
 /** A fraction (0.21) or a percent (21) as a percent. */
 export const asPct = (v) => (v <= 1 ? v * 100 : v);
 
-/** Round tick steps for a span of `ms`: hours for a day, days for longer. */
-function timeTicks(start, end) {
-  const span = end - start;
-  const hour = 3600_000;
-  const step = span <= 2 * 86400_000 ? 4 * hour : span <= 10 * 86400_000 ? 24 * hour : 14 * 24 * hour;
-  const first = Math.ceil(start / step) * step;
+const HOUR = 3600_000;
+const STEPS = [1, 2, 3, 4, 6, 12, 24, 48, 72, 24 * 7, 24 * 14, 24 * 30].map((h) => h * HOUR);
+
+/** Round tick times, as many as fit `room` px at about 64 px a label; days beyond 2 days. */
+function timeTicks(start, end, room) {
+  const most = Math.max(2, Math.floor(room / 64));
+  const step = STEPS.find((s) => (end - start) / s <= most) ?? STEPS.at(-1);
+  // whole local hours/days: offset by the time zone so a day tick sits at local midnight
+  const offset = new Date(start).getTimezoneOffset() * 60_000;
+  const first = Math.ceil((start - offset) / step) * step + offset;
   const out = [];
   for (let t = first; t <= end; t += step) out.push(t);
-  return { ticks: out, daily: step >= 24 * hour };
+  return { ticks: out, daily: step >= 24 * HOUR };
 }
 
 /**
@@ -87,7 +91,7 @@ export function drawChart(box, data, labels) {
     svg.append(node("line", { x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v), class: "grid" }));
     svg.append(node("text", { x: PAD.left - 6, y: y(v) + 4, class: "tick", "text-anchor": "end" }, `${v}%`));
   }
-  const { ticks, daily } = timeTicks(start, end);
+  const { ticks, daily } = timeTicks(start, end, W - PAD.left - PAD.right);
   for (const t of ticks) {
     svg.append(node("line", { x1: x(t), x2: x(t), y1: H - PAD.bottom, y2: H - PAD.bottom + 5, class: "axis" }));
     const text = daily ? labels.tickDay(t) : labels.tickTime(t);
