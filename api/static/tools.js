@@ -376,7 +376,16 @@ async function loadAudit() {
   renderAudit();
 }
 
-const short = (v) => (v == null ? tr("none") : typeof v === "string" ? v : JSON.stringify(v));
+/** A before/after value in a line: "start_pct 30.4, stop_pct 34.6", numbers in the language. */
+function short(v) {
+  if (v == null) return tr("none");
+  if (typeof v === "number") return num(v, 2);
+  if (typeof v !== "object") return String(v);
+  if (Array.isArray(v)) return v.map(short).join(", ");
+  return Object.entries(v)
+    .map(([k, x]) => `${k} ${x != null && typeof x === "object" ? JSON.stringify(x) : short(x)}`)
+    .join(", ");
+}
 
 function renderAudit() {
   const list = $("#audit");
