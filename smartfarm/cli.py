@@ -27,6 +27,7 @@ COMMON_FLAGS = {
 BENCHMARKS: dict[str, str] = {
     "controller": "controller.bench",
     "ingest": "gateway.bench",
+    "api": "api.bench",
 }
 
 
@@ -105,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("--days", type=float, default=7.0, help="days to replay (7)")
     dry.add_argument("--start", type=float, required=True, help="start threshold, m3/m3")
     dry.add_argument("--stop", type=float, required=True, help="stop threshold, m3/m3")
+    users = sub.add_parser(
+        "users",
+        help="add, list or remove the people who may log in",
+        description="Users of the API and phone page, in the state database. Roles: viewer, "
+        "farmer, technician, admin. The password is asked for (or read from stdin).",
+    )
+    _add_common(users, skip=["--mqtt-url", "--farm"])
+    users.add_argument("action", choices=["add", "list", "remove", "password"])
+    users.add_argument("name", nargs="?", help="user name")
+    users.add_argument("--role", help="viewer, farmer, technician or admin (farmer)")
+    users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     bench = sub.add_parser(
         "bench",
         help="benchmarks: each prints one JSON line",
@@ -136,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(BENCHMARKS[args.name])
         return int(module.main(args.args))
     overrides = _overrides(args)
+    if args.command == "users":
+        return _users(args, overrides)
     from controller.settings import ControllerSettings
     from gateway.settings import GatewaySettings
     from smartfarm import run, settings
@@ -174,6 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"smartfarm: {err}\n")
         return 1
     return 0
+
+
+def _users(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    from api.users import users_command
+    from smartfarm.settings import ApiSettings
+    from smartfarm.stores.users import UserError
+
+    try:
+        settings = ApiSettings(**overrides)
+        return users_command(settings, args.action, args.name, args.role, args.password_stdin)
+    except (UserError, ValidationError, ValueError) as err:
+        sys.stderr.write(f"smartfarm users: {err}\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -107,6 +107,11 @@ class ApiSettings(CommonSettings, TelemetrySettings):
     client_id: str = "smartfarm-api"
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # How long a login lasts; a logout or a password change ends it sooner.
+    session_hours: float = Field(24 * 7, gt=0, le=24 * 366)
+    # First admin, created at start when there are no users (no default password, ever).
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
 
 
 class SimSettings(CommonSettings):
