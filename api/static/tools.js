@@ -376,6 +376,11 @@ async function loadAudit() {
   renderAudit();
 }
 
+function actionWords(action) {
+  const key = `act_${String(action).replace(/\./g, "_")}`;
+  return has(state.lang, key) ? tr(key) : action;
+}
+
 /** A before/after value in a line: "start_pct 30.4, stop_pct 34.6", numbers in the language. */
 function short(v) {
   if (v == null) return tr("none");
@@ -396,7 +401,7 @@ function renderAudit() {
       const li = el("li", { "data-action": a.action });
       li.append(
         el("time", { datetime: a.at }, dateTime(a.at)),
-        el("span", { class: "row-text" }, `${a.username} · ${a.action} · ${a.target ?? ""}`),
+        el("span", { class: "row-text" }, `${a.username} · ${actionWords(a.action)} · ${a.target ?? ""}`),
         el("span", { class: "row-note audit-change" }, `${short(a.before)} → ${short(a.after)}`),
       );
       return li;

@@ -497,14 +497,14 @@ def route(
             },
         ]
     if m := re.fullmatch(r"/api/v1/devices/([^/]+)/calibration", path):
-        api.log(who, "calibration.update", f"device {m[1]}", None, body)
+        api.log(who, "device.calibration", f"device {m[1]}", None, body)
         return 200, body
     if path == "/api/v1/audit":
         return 200, api.audit
     if path == "/api/v1/users":
         if method == "POST":
             api.add_user(body["username"], body["role"], body.get("language", "vi"))
-            api.log(who, "user.create", f"user {body['username']}", None, body["role"])
+            api.log(who, "user.add", f"user {body['username']}", None, body["role"])
             return 201, api.users[body["username"]]
         return 200, list(api.users.values())
     if m := re.fullmatch(r"/api/v1/zones/([^/]+)(?:/(.+))?", path):
@@ -532,7 +532,7 @@ def zone_route(
         after = {**before, **body, "source": "override"}
         api.thresholds[zone_id] = after
         old = {k: before[k] for k in ("start_pct", "stop_pct")}
-        api.log(who, "thresholds.update", f"zone {zone_id}", old, body)
+        api.log(who, "zone.thresholds", f"zone {zone_id}", old, body)
         return 200, after
     if rest == "thresholds":
         return 200, api.thresholds_of(zone_id)

@@ -61,7 +61,7 @@ def test_technician_previews_and_saves_a_threshold_and_the_audit_shows_it(
     expect(page.locator("#thr-source")).to_have_text("Set by hand; the preset is 30.4% – 34.6%.")
     audit = page.locator("#audit li")
     expect(audit).to_have_count(1)
-    expect(audit.first).to_contain_text("minh · thresholds.update · zone z1")
+    expect(audit.first).to_contain_text("minh · Changed thresholds · zone z1")
     expect(audit.first).to_contain_text("start_pct 30.4, stop_pct 34.6 → start_pct 28, stop_pct 33")
 
     # devices: battery, signal, last seen, status in words; calibration of the sensor
@@ -110,4 +110,4 @@ def test_admin_adds_a_user_and_changes_a_role(page: Page, api: FakeApi) -> None:
     expect(page.locator("#users li")).to_have_count(5)
     assert api.users["hoa"]["role"] == "technician"
     assert api.users["hoa"]["language"] == "vi"  # a new user speaks the farm's language
-    expect(page.locator("#audit li").first).to_contain_text("admin · user.create · user hoa")
+    expect(page.locator("#audit li").first).to_contain_text("admin · Thêm người dùng · user hoa")

@@ -1,0 +1,31 @@
+"""axe-core (from the npm registry, installed by `npm ci` into node_modules/) run inside the
+page by Playwright: the accessibility check of the phone page's screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe's violations on the page as it is now (WCAG 2.x A and AA rules and best practice)."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (bin/test does)")
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    result: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+             .map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                           nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5)}))"""
+    )
+    return result
+
+
+def assert_no_serious_violations(page: Page, screen: str) -> None:
+    bad = [v for v in axe_violations(page) if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"axe on the {screen} screen: {bad}"
