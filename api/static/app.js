@@ -122,6 +122,7 @@ async function onLogin(e) {
     });
     form.password.value = "";
     await loggedIn(body.user);
+    get("/me").catch(() => null); // lets the service worker keep who is logged in, for offline
   } catch (err) {
     setText(error, errorText(state.lang, err));
     error.hidden = false;
@@ -159,24 +160,29 @@ async function poll() {
   polling = true;
   clearTimeout(pollTimer);
   try {
-    if (!state.farm) state.farm = await get("/farm");
-    const zones = await get("/zones");
+    if (!state.farm) [state.farm] = await getOrCached("/farm");
+    const [zones, cachedAt] = await getOrCached("/zones");
     if (!Array.isArray(zones)) throw new Error("bad zones list");
-    state.zones = zones;
-    state.lastOk = Date.now();
-    state.failing = false;
-    state.cachedAt = null;
-    settlePending();
+    if (cachedAt == null) {
+      state.zones = zones;
+      state.lastOk = Date.now();
+      state.failing = false;
+      state.cachedAt = null;
+      settlePending();
+    } else {
+      // no network: the service worker's last copy, unless we hold a fresher one
+      state.failing = true;
+      if (!state.zones || (state.lastOk ?? 0) < cachedAt) {
+        state.zones = zones;
+        state.cachedAt = cachedAt;
+      }
+    }
   } catch (err) {
     if (err.status === 401) {
       polling = false;
       return loggedOut();
     }
     state.failing = true;
-    if (err.fromCache && Array.isArray(err.body) && !state.zones) {
-      state.zones = err.body; // the last known state, shown as stale
-      state.cachedAt = err.cachedAt;
-    }
   } finally {
     polling = false;
   }
@@ -186,6 +192,16 @@ async function poll() {
   const delay = pollAgain ? 0 : slow ? POLL_LIVE_MS : POLL_MS;
   pollAgain = false;
   if (!document.hidden) pollTimer = setTimeout(poll, delay);
+}
+
+/** [body, null] from the network, or [body, saved at ms] from the service worker's cache. */
+async function getOrCached(path) {
+  try {
+    return [await get(path), null];
+  } catch (err) {
+    if (err.fromCache) return [err.body, err.cachedAt];
+    throw err;
+  }
 }
 
 function startEvents() {

@@ -120,7 +120,7 @@ export function fillCard(card, z) {
   const now = Date.now();
   const lvl = level(z);
   const at = parseTime(z.moisture_at);
-  const cached = state.failing && state.lastOk != null;
+  const cached = state.failing; // no answer from the server: everything shown is old
   const stale = z.moisture != null && (cached || z.moisture_stale || (at != null && now - at > STALE_MS));
   const start = percent(z.thresholds.start, 1);
   const stop = percent(z.thresholds.stop, 1);
