@@ -76,6 +76,7 @@ function show() {
   for (const name of VIEWS) $(`#${name}-view`).hidden = name !== route.name;
   render();
   if (!changed) return;
+  if (route.name !== "zone") clearZone(); // one card per zone in the document at a time
   if (route.name === "zone") showZone(route.id);
   if (route.name === "tools") showTools();
   if (route.name !== "login") $("#view").focus({ preventScroll: true });
@@ -204,6 +205,17 @@ async function getOrCached(path) {
   }
 }
 
+let soonTimer = null;
+
+/** Refresh within a second: many readings arrive together, one request answers them all. */
+function soon() {
+  if (soonTimer) return;
+  soonTimer = setTimeout(() => {
+    soonTimer = null;
+    poll();
+  }, 1000);
+}
+
 function startEvents() {
   if (events || typeof EventSource === "undefined") return;
   events = new EventSource("/api/v1/events");
@@ -227,7 +239,7 @@ function startEvents() {
         settlePending();
         render();
       }
-      if (type === "alarm") poll();
+      if (type === "reading" || type === "alarm") soon();
     });
   }
 }

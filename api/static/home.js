@@ -110,6 +110,8 @@ export function newCard(z, where) {
   card.setAttribute("aria-labelledby", nameId);
   $(".zone-name", card).id = nameId;
   if (where === "page") {
+    // the page's own heading names the zone; a second region of the same name would be noise
+    card.removeAttribute("aria-labelledby");
     $(".details", card).remove();
     $(".zone-name", card).classList.add("sr-only");
   }

@@ -148,7 +148,11 @@ function renderDecisions() {
   );
 }
 
-/** Apply one server event to the zones we hold; true if anything shown changed. */
+/**
+ * Apply one server event to the zones we hold; true if anything shown changed. Readings are
+ * per sensor and the card shows the zone's median, so for them (and alarms) the caller asks
+ * the server again instead; valve states and decisions apply as they come.
+ */
 export function applyEvent(type, data) {
   const zoneId = data?.zone_id ?? data?.zone;
   const zone = state.zones?.find((z) => z.id === zoneId);
@@ -156,12 +160,7 @@ export function applyEvent(type, data) {
     current.decisions = [data, ...current.decisions].slice(0, DECISIONS);
   }
   if (!zone) return type === "decision";
-  if (type === "reading" && data.moisture_pct != null) {
-    zone.moisture = asPct(data.moisture_pct) / 100;
-    zone.moisture_at = data.at ?? zone.moisture_at;
-    zone.moisture_stale = false;
-    zone.moisture_word = undefined; // the page words it again from the thresholds
-  } else if (type === "valve" && data.state) {
+  if (type === "valve" && data.state) {
     zone.valve = {
       ...zone.valve,
       state: data.state,
@@ -169,12 +168,11 @@ export function applyEvent(type, data) {
       until: data.until ?? (data.state === "open" ? zone.valve?.until : null),
       command_id: data.command_id ?? `${data.state}@${data.at}`,
     };
-  } else if (type === "decision") {
-    zone.last_decision = data;
-  } else if (type === "alarm") {
-    zone.last_alarm = data;
-  } else {
-    return false;
+    return true;
   }
-  return true;
+  if (type === "decision") {
+    zone.last_decision = data;
+    return true;
+  }
+  return false;
 }

@@ -26,6 +26,8 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
     return result
 
 
-def assert_no_serious_violations(page: Page, screen: str) -> None:
-    bad = [v for v in axe_violations(page) if v["impact"] in ("serious", "critical")]
+def assert_no_serious_violations(page: Page, screen: str, *, strict: bool = False) -> None:
+    """No serious or critical violation; with `strict`, none of any impact."""
+    impacts = ("minor", "moderate", "serious", "critical") if strict else ("serious", "critical")
+    bad = [v for v in axe_violations(page) if v["impact"] in impacts]
     assert bad == [], f"axe on the {screen} screen: {bad}"

@@ -174,13 +174,19 @@ class FakeApi:
     def zone(self, zone_id: str) -> dict[str, Any] | None:
         return next((z for z in self.zones if z["id"] == zone_id), None)
 
-    def zone_list(self) -> list[dict[str, Any]]:
+    def apply_due(self) -> None:
+        """Valves that answer now change state, and say so on the event stream (as MQTT does)."""
         now = datetime.now(UTC)
         for due in [d for d in self._due if d[0] <= now]:
             self._due.remove(due)
             zone = self.zone(due[1])
             if zone is not None:
                 zone["valve"] = due[2]
+                event = {"zone_id": due[1], "valve_id": due[2]["id"], "state": due[2]["state"]}
+                self.outbox.append(("valve", event | {"at": due[2]["since"]}))
+
+    def zone_list(self) -> list[dict[str, Any]]:
+        self.apply_due()
         return self.zones
 
     def command(self, zone_id: str, action: str, body: Any) -> tuple[int, Any]:
@@ -429,6 +435,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"retry: 1000\n\n")
             self.wfile.flush()
             while not self.api.closing.wait(0.1) and not self.api.down:
+                with self.api.lock:
+                    self.api.apply_due()
                 for kind, data in self.api.outbox[sent:]:
                     self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
                     sent += 1

@@ -159,14 +159,17 @@ def test_flaky_wifi_keeps_last_data_marked_stale_and_recovers(page: Page, api: F
 
 def test_live_events_update_the_card_without_waiting_for_a_poll(page: Page, api: FakeApi) -> None:
     log_in(page, api)
-    page.wait_for_timeout(500)  # the stream is open
-    api.outbox.append(("valve", {"zone_id": "z2", "valve_id": "v-z2", "state": "open", "at": "x"}))
-    api.outbox.append(
-        ("reading", {"zone_id": "z2", "moisture_pct": 40.0, "at": "2026-11-23T00:00Z"})
-    )
+    page.wait_for_timeout(500)  # the stream is open; the next poll is 30 s away
     z2 = card(page, "z2")
-    expect(z2.locator(".valve")).to_have_attribute("data-valve-state", "open", timeout=2000)
-    expect(z2.locator(".moisture-value")).to_have_text("40%", timeout=2000)
+    event = {"zone_id": "z2", "valve_id": "v-z2", "state": "open", "at": "2026-11-23T05:00Z"}
+    api.outbox.append(("valve", event))
+    expect(z2.locator(".valve")).to_have_attribute("data-valve-state", "open", timeout=1500)
+    # a reading makes the page ask for the zones (the card shows the median of the sensors)
+    api.zones[1]["valve"]["state"] = "open"
+    api.zones[1]["moisture"] = 0.40
+    reading = {"zone_id": "z2", "sensor_id": "s-z2-a", "moisture_pct": 40.0, "at": "x"}
+    api.outbox.append(("reading", reading))
+    expect(z2.locator(".moisture-value")).to_have_text("40%", timeout=2500)
     expect(z2.locator(".level-word")).to_have_text("Ẩm")
 
 
