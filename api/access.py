@@ -64,12 +64,17 @@ _cookie = APIKeyCookie(
 
 
 def route_keys(app: FastAPI) -> set[tuple[str, str]]:
-    """(method, path) of every /api/v1 route the app serves."""
+    """(method, path) of every /api/v1 route the app serves, from its OpenAPI document.
+
+    The document, not ``app.routes``: FastAPI keeps included routers nested there.
+    """
+    methods = {"get", "put", "post", "delete", "patch"}
     return {
-        (method, route.path)
-        for route in app.routes
-        if isinstance(route, APIRoute) and route.path.startswith(P)
-        for method in route.methods or ()
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith(P)
+        for method in operations
+        if method in methods
     }
 
 

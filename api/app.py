@@ -68,11 +68,14 @@ def create_app(
 
     app = FastAPI(
         title="smartfarm",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
         version="1.0.0",
         summary="Soil moisture and drip irrigation for one farm",
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.state.ctx = ctx
     v1 = APIRouter(dependencies=[Depends(Authorizer(users))], responses=ERROR_RESPONSES)
     for module in (routes_auth, routes_zones, routes_history, routes_tuning, routes_logs):
         v1.include_router(module.build(ctx))

@@ -41,15 +41,25 @@ class TunedController(Controller):
 
     async def on_message(self, message: Message) -> None:
         if message.topic == self.tuning_topic:
-            await self.retune()
+            self.retune()
+            await self.evaluate(None)  # at once with the new values
             return
         await super().on_message(message)
 
-    async def retune(self) -> None:
-        """Use the zones as tuned now, then evaluate them at once with the new values."""
+    def _absorb(self, message: Message) -> str | None:
+        # Also reached while the controller waits for valve states at start: keep the news.
+        if message.topic == self.tuning_topic:
+            self.retune()
+            return None
+        return super()._absorb(message)
+
+    def retune(self) -> None:
+        """Use the zones as tuned now.
+
+        A swap of whole values: an evaluation under way finishes with the old zone, the
+        next one uses the new.
+        """
         farm = tuned_farm(self.file_farm, self.tuning.all())
-        async with self._lock:
-            self.farm = farm
-            self.zones = {z.id: z for z in farm.zones}
+        self.farm = farm
+        self.zones = {z.id: z for z in farm.zones}
         log.info("controller: zone tuning re-read")
-        await self.evaluate(None)

@@ -1,15 +1,18 @@
-"""The API app in process (FastAPI's TestClient) against a real Mosquitto and SQLite stores."""
+"""The API app served by uvicorn on its own port (in a thread), a real Mosquitto, SQLite."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from api.app import create_app
 from controller.store import ControlStore
@@ -20,6 +23,7 @@ from smartfarm.stores.sqlite import SqliteTelemetryStore
 from smartfarm.stores.state import StateStore
 from smartfarm.stores.users import Role, UserStore
 from smartfarm.testing.mosquitto import MosquittoServer
+from smartfarm.testing.ports import free_port
 from tests.conftest import EXAMPLE_FARM
 
 ROLES = ("viewer", "farmer", "technician", "admin")
@@ -32,7 +36,8 @@ def password_of(role: str) -> str:
 @dataclass
 class ApiUnderTest:
     app: FastAPI
-    client: TestClient
+    client: httpx.Client
+    base_url: str
     users: UserStore
     state: StateStore
     control: ControlStore
@@ -55,7 +60,7 @@ class ApiUnderTest:
 
 @pytest.fixture
 def make_api(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[Callable[[], ApiUnderTest]]:
-    made: list[tuple[TestClient, list[object]]] = []
+    made: list[tuple[httpx.Client, uvicorn.Server, threading.Thread, list[object]]] = []
 
     def make() -> ApiUnderTest:
         var = tmp_path / "var"
@@ -72,16 +77,35 @@ def make_api(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[Callable[[]
                 users.add(role, password_of(role), Role.parse(role), now, language="en")
         farm = load_farm_config(EXAMPLE_FARM)
         app = create_app(farm, settings, telemetry, state, control, users, tuning)
-        client = TestClient(app, raise_server_exceptions=True)
-        client.__enter__()
-        made.append((client, [state, control, users, tuning, telemetry]))
-        return ApiUnderTest(app, client, users, state, control, tuning, telemetry, mosquitto.url)
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        )
+        thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not (server.started and app_connected(app)):
+            assert time.monotonic() < deadline, "API did not start with its broker link"
+            time.sleep(0.05)
+        base_url = f"http://127.0.0.1:{port}"
+        client = httpx.Client(base_url=base_url, timeout=30)
+        made.append((client, server, thread, [state, control, users, tuning, telemetry]))
+        return ApiUnderTest(
+            app, client, base_url, users, state, control, tuning, telemetry, mosquitto.url
+        )
 
     yield make
-    for client, stores in made:
-        client.__exit__(None, None, None)
+    for client, server, thread, stores in made:
+        client.close()
+        server.should_exit = True
+        thread.join(10)
         for store in stores:
             store.close()  # type: ignore[attr-defined]
+
+
+def app_connected(app: FastAPI) -> bool:
+    """The API's broker link is up (its /healthz says so)."""
+    return bool(app.state.ctx.link.connected)
 
 
 @pytest.fixture
