@@ -140,20 +140,20 @@ class SyncedController(Controller):
         self.marks: dict[str, bytes] = {}
         self._held: list[Message] = []
 
-    async def on_message(self, message: Message) -> None:
-        if message.topic.startswith(self.up_prefix):
-            self.marks[message.topic[len(self.up_prefix) :]] = message.payload
-        else:
-            if sensor := self.topics.device_of(message.topic, "sensor", "reading"):
-                self.readings_seen[sensor] += 1
-            self._held.append(message)
+    async def on_messages(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            if message.topic.startswith(self.up_prefix):
+                self.marks[message.topic[len(self.up_prefix) :]] = message.payload
+            else:
+                if sensor := self.topics.device_of(message.topic, "sensor", "reading"):
+                    self.readings_seen[sensor] += 1
+                self._held.append(message)
         self.progress.set()
 
     async def release(self, token: bytes) -> None:
         """Handle what is held, in a canonical order, then tell the valves with a marker."""
         held, self._held = self._held, []
-        for message in sorted(held, key=_order):
-            await super().on_message(message)
+        await super().on_messages(sorted(held, key=_order))
         # After every command the handling published: each valve sees it after them.
         self.link.publish(self.down_topic, token, QOS_COMMAND)
 

@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from smartfarm.inbox import Inbox
 from smartfarm.settings import MqttEndpoint
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,11 @@ class MqttLink:
         will: Will | None = None,
         clean_session: bool = True,
         on_connect_publish: Sequence[tuple[str, bytes, int, bool]] = (),
-        queue_size: int = 0,
     ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
-        self.messages: asyncio.Queue[Message] = asyncio.Queue(maxsize=queue_size)
+        self.messages: Inbox[Message] = Inbox()
         self._birth = list(on_connect_publish)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
@@ -149,7 +149,7 @@ class MqttLink:
         if self._loop is None:
             return
         message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain))
-        self._loop.call_soon_threadsafe(self.messages.put_nowait, message)
+        self.messages.put_threadsafe(self._loop, message)
 
     def _set_connected(self, value: bool) -> None:
         if self._loop is None:
