@@ -1,5 +1,5 @@
 // Technician tools: alarms, thresholds with a dry-run preview, programs and windows, device
-// health and calibration, users (admin) and the audit log. Sections show by role; the
+// health and calibration (read-only), users (admin) and the audit log. Sections show by role; the
 // server checks every request again (the page only hides what a role cannot use).
 import { get, send } from "./api.js";
 import { alarmText, errorText, has, LANGS } from "./i18n.js";
@@ -7,7 +7,6 @@ import { $, $$, dateTime, el, num, parseTime, relative, roleAtLeast, ROLES, setT
 
 const data = { alarms: null, thresholds: null, program: null, devices: null, users: null, audit: null };
 const pct = (v) => (v == null ? null : v <= 1 ? Math.round(v * 1000) / 10 : v);
-let calibrating = null; // device being calibrated
 
 function fail(target, err) {
   setText($(target), tr("load_failed", { detail: errorText(state.lang, err) }));
@@ -39,9 +38,7 @@ function fillZoneSelects() {
 /** After logging out, forget everything the tools loaded. */
 export function clearTools() {
   for (const key of Object.keys(data)) data[key] = null;
-  calibrating = null;
   for (const id of ["#alarms", "#users", "#audit", "#devices tbody"]) $(id).replaceChildren();
-  $("#cal-form").hidden = true;
 }
 
 export function renderTools() {
@@ -236,49 +233,12 @@ function renderDevices() {
         el("td", {}, d.rssi_dbm != null ? `${num(d.rssi_dbm, 0)} dBm` : none),
         el("td", {}, seen ? relative(seen) : none),
       );
-      const cell = el("td");
-      if (d.calibration && typeof d.calibration === "object") {
-        const btn = el("button", { type: "button", class: "btn btn-plain btn-small", "data-action": "calibrate" }, tr("btn_calibrate"));
-        btn.append(el("span", { class: "sr-only" }, ` ${d.device_id}`));
-        btn.onclick = () => openCalibration(d);
-        cell.append(btn);
-      }
-      row.append(cell);
+      // read-only: calibration lives in the farm file, the gateway reads it from there
+      const cal = d.calibration && Object.keys(d.calibration).length ? short(d.calibration) : none;
+      row.append(el("td", { class: "calibration" }, cal));
       return row;
     }),
   );
-}
-
-function openCalibration(device) {
-  calibrating = device;
-  const form = $("#cal-form");
-  form.hidden = false;
-  setText($("#cal-title"), tr("cal_title", { device: device.device_id }));
-  setText($("#cal-result"), "");
-  const fields = Object.entries(device.calibration).filter(([, v]) => typeof v === "number");
-  $("#cal-fields").replaceChildren(
-    ...fields.map(([k, v]) => {
-      const label = el("label", { class: "field" });
-      label.append(el("span", {}, k), el("input", { name: k, type: "number", step: "any", inputmode: "decimal", value: String(v) }));
-      return label;
-    }),
-  );
-  $("input", form)?.focus();
-}
-
-async function saveCalibration(e) {
-  e.preventDefault();
-  if (!calibrating) return;
-  const body = { ...calibrating.calibration };
-  for (const input of $$("#cal-fields input")) body[input.name] = Number(input.value);
-  try {
-    await send("PUT", `/devices/${encodeURIComponent(calibrating.device_id)}/calibration`, body);
-    setText($("#cal-result"), tr("saved"));
-    await loadDevices();
-    loadAudit();
-  } catch (err) {
-    setText($("#cal-result"), errorText(state.lang, err));
-  }
 }
 
 // ---------- users (admin) ----------
@@ -423,6 +383,5 @@ export function wireTools() {
   });
   $("#prog-form").addEventListener("submit", saveProgram);
   $("#prog-form select[name=zone]").addEventListener("change", loadProgram);
-  $("#cal-form").addEventListener("submit", saveCalibration);
   $("#user-form").addEventListener("submit", addUser);
 }

@@ -504,9 +504,6 @@ def route(
                 "online": False,
             },
         ]
-    if m := re.fullmatch(r"/api/v1/devices/([^/]+)/calibration", path):
-        api.log(who, "device.calibration", f"device {m[1]}", None, body)
-        return 200, body
     if path == "/api/v1/audit":
         return 200, api.audit
     if path == "/api/v1/users":
