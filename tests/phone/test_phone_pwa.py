@@ -71,5 +71,11 @@ def test_opens_offline_with_the_last_known_state_marked_stale(
         context.set_offline(False)
         expect(page.locator("#banner")).to_be_empty(timeout=15_000)
         expect(z1.locator(".stale-badge")).to_be_hidden()
+
+        data_caches = "caches.keys().then((ks) => ks.filter((k) => k.endsWith('-data')).length)"
+        assert page.evaluate(data_caches) == 1
+        page.locator("#logout").click()
+        expect(page.locator("form#login")).to_be_visible()
+        page.wait_for_function(f"{data_caches}.then((n) => n === 0)", timeout=5000)
     finally:
         context.close()
