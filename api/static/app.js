@@ -4,7 +4,7 @@ import { get, send } from "./api.js";
 import { errorText, LANGS } from "./i18n.js";
 import { clearHome, renderHome, setRefresh, settlePending, wireHome } from "./home.js";
 import { $, $$, clock, rememberLang, roleAtLeast, setAttr, setText, state, tr } from "./state.js";
-import { clearTools, renderTools, showTools, wireTools } from "./tools.js";
+import { clearTools, renderTools, showTools, toolsTick, wireTools } from "./tools.js";
 import { applyEvent, clearZone, renderZonePage, showZone } from "./zone.js";
 
 const POLL_LIVE_MS = 30000; // with the event stream up, a full refresh now and then
@@ -15,6 +15,7 @@ let pollTimer = null;
 let polling = false;
 let pollAgain = false;
 let events = null;
+let drawnLang = null; // the language the tools' lists were last drawn in
 
 // ---------- rendering of what every view shares ----------
 
@@ -42,7 +43,11 @@ function render() {
   renderBanner();
   if (state.route.name === "home") renderHome();
   if (state.route.name === "zone") renderZonePage();
-  if (state.route.name === "tools") renderTools();
+  // the tools' lists are drawn when they load and when the language changes, not on every
+  // poll: redrawing would close a menu the admin has open
+  if (state.route.name === "tools") toolsTick();
+  if (state.route.name === "tools" && drawnLang !== state.lang) renderTools();
+  drawnLang = state.route.name === "tools" ? state.lang : null;
 }
 
 function renderBanner() {
@@ -95,7 +100,11 @@ async function loggedIn(me) {
   poll();
 }
 
-function loggedOut() {
+/** `expired`: the server ended the session (401), so the login screen says why. */
+function loggedOut(expired = false) {
+  const error = $("#login-error");
+  error.hidden = !expired;
+  setText(error, expired ? tr("error_not_logged_in") : "");
   state.me = null;
   state.farm = null;
   state.zones = null;
@@ -181,7 +190,7 @@ async function poll() {
   } catch (err) {
     if (err.status === 401) {
       polling = false;
-      return loggedOut();
+      return loggedOut(true);
     }
     state.failing = true;
   } finally {

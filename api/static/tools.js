@@ -35,6 +35,16 @@ function fillZoneSelects() {
   }
 }
 
+/** On every refresh: zone menus follow the zones; the first zones to arrive load the forms. */
+export function toolsTick() {
+  const empty = $("#thr-form select[name=zone]").options.length === 0;
+  fillZoneSelects();
+  if (empty && state.zones?.length && roleAtLeast("technician")) {
+    loadThresholds();
+    loadProgram();
+  }
+}
+
 /** After logging out, forget everything the tools loaded. */
 export function clearTools() {
   for (const key of Object.keys(data)) data[key] = null;

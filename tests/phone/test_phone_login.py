@@ -71,3 +71,22 @@ def test_language_is_the_users_and_saved_with_patch_me(page: Page, api: FakeApi)
     log_in(page, api, "lan")  # lan's own language is Vietnamese
     expect(page.locator("html")).to_have_attribute("lang", "vi")
     expect(page).to_have_title(re.compile("Vườn Ea Tu"))
+
+
+def test_a_session_the_server_ended_sends_back_to_login_with_the_reason(
+    page: Page, api: FakeApi
+) -> None:
+    log_in(page, api)
+    api.sessions.clear()  # revoked (or expired) on the server
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # the next refresh
+    expect(page.get_by_role("heading", name="Đăng nhập")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text("Bạn đã bị đăng xuất. Hãy đăng nhập lại.")
+    expect(page.locator("section.zone")).to_have_count(0)
+
+
+def test_opening_the_tools_address_directly_loads_the_forms(page: Page, api: FakeApi) -> None:
+    log_in(page, api, "minh")
+    page.goto(api.url + "/#/tools")
+    page.reload()
+    expect(page.locator("#thr-form input[name=start_pct]")).to_have_value("30.4")
+    expect(page.locator("#prog-form textarea[name=windows]")).to_have_value("05:00-09:00")

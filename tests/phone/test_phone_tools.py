@@ -108,3 +108,9 @@ def test_admin_adds_a_user_and_changes_a_role(page: Page, api: FakeApi) -> None:
     assert api.users["hoa"]["role"] == "technician"
     assert api.users["hoa"]["language"] == "vi"  # a new user speaks the farm's language
     expect(page.locator("#audit li").first).to_contain_text("admin · Thêm người dùng · user hoa")
+
+    # a refresh of the zones does not redraw the lists (an open role menu would close)
+    page.locator("#users li").first.evaluate("li => { li.marked = true; }")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/zones")):
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+    assert page.locator("#users li").first.evaluate("li => li.marked === true")
