@@ -10,11 +10,12 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import routes_auth, routes_history, routes_logs, routes_tuning, routes_zones, schemas
 from api.access import Authorizer, check_routes
 from api.context import ApiContext
-from api.errors import ERROR_RESPONSES
+from api.errors import ERROR_RESPONSES, http_error
 from api.events import EventHub
 from api.live import LiveState, cancel
 from controller.store import ControlStore
@@ -76,6 +77,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.add_exception_handler(StarletteHTTPException, http_error)
     v1 = APIRouter(dependencies=[Depends(Authorizer(users))], responses=ERROR_RESPONSES)
     for module in (routes_auth, routes_zones, routes_history, routes_tuning, routes_logs):
         v1.include_router(module.build(ctx))

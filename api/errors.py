@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 def problem(
@@ -41,3 +43,25 @@ ERROR_RESPONSES: Responses = {
 }
 NOT_FOUND = described(404, "No such thing (code `no_such_zone`, ...)")
 CONFLICT = described(409, "Refused for safety; `code` says why (`daily_limit`, ...)")
+
+
+_CODES = {
+    400: "bad_request",
+    401: "not_logged_in",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "too_many_attempts",
+}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Errors raised with a plain string (by FastAPI or Starlette) get our shape too."""
+    assert isinstance(exc, StarletteHTTPException)
+    detail: Any = exc.detail
+    if isinstance(detail, str):
+        detail = {"code": _CODES.get(exc.status_code, "error"), "message": detail}
+    return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,49 +59,51 @@ class ApiUnderTest:
         return {"Authorization": f"Bearer {self.token(role)}"}
 
 
-@pytest.fixture
-def make_api(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[Callable[[], ApiUnderTest]]:
-    made: list[tuple[httpx.Client, uvicorn.Server, threading.Thread, list[object]]] = []
-
-    def make() -> ApiUnderTest:
-        var = tmp_path / "var"
-        settings = ApiSettings(
-            mqtt_url=mosquitto.url, var_dir=var, farm_file=EXAMPLE_FARM, client_id="api-test"
-        )
-        url = settings.resolved_state_db_url()
-        state, control = StateStore(url), ControlStore(url)
-        users, tuning = UserStore(url), TuningStore(url)
-        telemetry = SqliteTelemetryStore(var / "telemetry.db")
-        now = datetime.now(UTC)
-        for role in ROLES:
-            if users.get(role) is None:
-                users.add(role, password_of(role), Role.parse(role), now, language="en")
-        farm = load_farm_config(EXAMPLE_FARM)
-        app = create_app(farm, settings, telemetry, state, control, users, tuning)
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-        )
-        thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
-        thread.start()
+@contextlib.contextmanager
+def serving_api(var: Path, mqtt_url: str) -> Iterator[ApiUnderTest]:
+    """The app on its own free port with users of every role, until the block ends."""
+    settings = ApiSettings(
+        mqtt_url=mqtt_url, var_dir=var, farm_file=EXAMPLE_FARM, client_id=f"api-{free_port()}"
+    )
+    url = settings.resolved_state_db_url()
+    state, control = StateStore(url), ControlStore(url)
+    users, tuning = UserStore(url), TuningStore(url)
+    telemetry = SqliteTelemetryStore(var / "telemetry.db")
+    now = datetime.now(UTC)
+    for role in ROLES:
+        if users.get(role) is None:
+            users.add(role, password_of(role), Role.parse(role), now, language="en")
+    app = create_app(
+        load_farm_config(EXAMPLE_FARM), settings, telemetry, state, control, users, tuning
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    client = httpx.Client(base_url=base_url, timeout=30)
+    try:
         deadline = time.monotonic() + 15
         while not (server.started and app_connected(app)):
             assert time.monotonic() < deadline, "API did not start with its broker link"
             time.sleep(0.05)
-        base_url = f"http://127.0.0.1:{port}"
-        client = httpx.Client(base_url=base_url, timeout=30)
-        made.append((client, server, thread, [state, control, users, tuning, telemetry]))
-        return ApiUnderTest(
-            app, client, base_url, users, state, control, tuning, telemetry, mosquitto.url
+        yield ApiUnderTest(
+            app, client, base_url, users, state, control, tuning, telemetry, mqtt_url
         )
-
-    yield make
-    for client, server, thread, stores in made:
+    finally:
         client.close()
         server.should_exit = True
         thread.join(10)
-        for store in stores:
-            store.close()  # type: ignore[attr-defined]
+        for store in (state, control, users, tuning, telemetry):
+            store.close()
+
+
+@pytest.fixture
+def make_api(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[Callable[[], ApiUnderTest]]:
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(serving_api(tmp_path / "var", mosquitto.url))
 
 
 def app_connected(app: FastAPI) -> bool:
