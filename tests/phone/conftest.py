@@ -1,4 +1,4 @@
-"""Fixtures of the phone page's browser tests: one Chromium per session, a fake API per test,
+"""Fixtures of the phone page's browser tests: one Chromium per module, a fake API per test,
 a phone-sized page, and a helper to log in through the login screen."""
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API runs an event loop while it is open,
+# and another test module (tests/test_phone_e2e.py) starts its own.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         chromium = launch_chromium(pw)
