@@ -105,9 +105,8 @@ function loggedOut(expired = false) {
   const error = $("#login-error");
   error.hidden = !expired;
   setText(error, expired ? tr("error_not_logged_in") : "");
-  state.me = null;
-  state.farm = null;
-  state.zones = null;
+  Object.assign(state, { me: null, farm: null, zones: null, lastOk: null, cachedAt: null });
+  state.failing = false;
   clearHome();
   clearZone();
   clearTools();
@@ -122,6 +121,7 @@ async function onLogin(e) {
   const form = e.target;
   const error = $("#login-error");
   const button = $("button[type=submit]", form);
+  if (button.getAttribute("aria-disabled") === "true") return; // one login at a time
   error.hidden = true;
   setText(button, tr("login_busy"));
   setAttr(button, "aria-disabled", "true");
@@ -154,9 +154,10 @@ async function onLang(e) {
   state.lang = lang;
   rememberLang(lang);
   render();
-  if (state.me) {
-    state.me = await send("PATCH", "/me", { language: lang }).catch(() => ({ ...state.me, language: lang }));
-  }
+  const me = state.me;
+  if (!me) return;
+  const saved = await send("PATCH", "/me", { language: lang }).catch(() => ({ ...me, language: lang }));
+  if (state.me === me) state.me = saved; // unless they logged out meanwhile
 }
 
 // ---------- keeping the data fresh ----------
@@ -169,9 +170,16 @@ async function poll() {
   }
   polling = true;
   clearTimeout(pollTimer);
+  const me = state.me;
   try {
-    if (!state.farm) [state.farm] = await getOrCached("/farm");
+    const [farm] = state.farm ? [state.farm] : await getOrCached("/farm");
     const [zones, cachedAt] = await getOrCached("/zones");
+    if (state.me !== me) {
+      // logged out, or in as someone else, while this was on its way: drop it
+      if (state.me) setTimeout(poll, 0);
+      return;
+    }
+    state.farm = farm;
     if (!Array.isArray(zones)) throw new Error("bad zones list");
     if (cachedAt == null) {
       state.zones = zones;
@@ -188,7 +196,7 @@ async function poll() {
       }
     }
   } catch (err) {
-    if (err.status === 401) {
+    if (err.status === 401 && state.me === me) {
       polling = false;
       return loggedOut(true);
     }
