@@ -31,3 +31,16 @@ def assert_no_serious_violations(page: Page, screen: str, *, strict: bool = Fals
     impacts = ("minor", "moderate", "serious", "critical") if strict else ("serious", "critical")
     bad = [v for v in axe_violations(page) if v["impact"] in impacts]
     assert bad == [], f"axe on the {screen} screen: {bad}"
+
+
+def small_targets(page: Page) -> list[Any]:
+    """Visible controls smaller than 48 x 48 CSS px (text, size) - WCAG 2.5.5 and the issue."""
+    result: list[Any] = page.evaluate(
+        """() => [...document.querySelectorAll(`button, a[href], select, textarea,
+              input:not([type=radio]), label:has(input[type=radio])`)]
+          .filter((e) => e.checkVisibility())
+          .map((e) => [e.textContent.trim().slice(0, 30) || e.name, e.getBoundingClientRect()])
+          .filter(([, r]) => r.height < 48 || r.width < 48)
+          .map(([t, r]) => [t, Math.round(r.width), Math.round(r.height)])"""
+    )
+    return result

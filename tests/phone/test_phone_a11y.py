@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.phone.a11y import assert_no_serious_violations
+from tests.phone.a11y import assert_no_serious_violations, small_targets
 from tests.phone.conftest import log_in
 from tests.phone.fake_api import FakeApi
 
@@ -73,21 +73,26 @@ def test_axe_finds_nothing_on_every_screen(page: Page, api: FakeApi) -> None:
     assert_no_serious_violations(page, "confirmation dialog", strict=True)
 
 
-def test_text_contrast_meets_wcag_aa_on_every_screen(page: Page, api: FakeApi) -> None:
+def test_contrast_and_touch_targets_on_every_screen(page: Page, api: FakeApi) -> None:
     page.goto(api.url + "/")
     expect(page.locator("form#login")).to_be_visible()
     assert page.evaluate(CONTRAST_JS) == []
+    assert small_targets(page) == []
     log_in(page, api, "admin")
     assert page.evaluate(CONTRAST_JS) == []
+    assert small_targets(page) == []
     page.goto(api.url + "/#/zone/z1")
     expect(page.locator("#decisions li")).to_have_count(4)
     assert page.evaluate(CONTRAST_JS) == []
+    assert small_targets(page) == []
     page.goto(api.url + "/#/tools")
     expect(page.locator("#audit li")).to_have_count(1)
     assert page.evaluate(CONTRAST_JS) == []
+    assert small_targets(page) == []
     page.goto(api.url + "/#/")
     page.locator('section.zone[data-zone="z1"] [data-action="water"]').click()
     assert page.evaluate(CONTRAST_JS) == []
+    assert small_targets(page) == []
 
 
 def test_keyboard_focus_is_visible(page: Page, api: FakeApi) -> None:
