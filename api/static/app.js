@@ -52,7 +52,6 @@ function render() {
 
 function renderBanner() {
   const banner = $("#banner");
-  if (banner.dataset.state === "error") return; // a failed "water everything" stays until next press
   let text = "";
   if (state.me && state.failing) {
     if (state.cachedAt) text = tr("conn_offline", { time: clock(state.cachedAt) });

@@ -266,12 +266,13 @@ async function press(zoneId, action, extra) {
 }
 
 async function waterEverything(minutes) {
-  const box = $("#banner");
+  const box = $("#all-result");
+  setText(box, "");
   try {
     await send("POST", "/water-everything", { minutes });
+    setText(box, tr("all_sent", { n: minutes }));
   } catch (err) {
     setText(box, tr("send_failed", { detail: errorText(state.lang, err) }));
-    setAttr(box, "data-state", "error");
   }
   refresh();
 }

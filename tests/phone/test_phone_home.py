@@ -106,6 +106,7 @@ def test_cancel_sends_nothing_stop_pause_and_water_everything(page: Page, api: F
     expect(dialog.get_by_role("heading")).to_have_text("Tưới tất cả các khu?")
     dialog.locator('[data-action="confirm"]').click()
     expect(dialog).to_be_hidden()
+    expect(page.locator("#all-result")).to_have_text("Đã gửi: mỗi khu được tưới 10 phút, lần lượt.")
     wait_until(page, lambda: len(api.posts) == 3)
     assert [p[:2] for p in api.posts] == [
         ("z1", "stop"),

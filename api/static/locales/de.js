@@ -53,6 +53,7 @@ export default {
   conn_offline: "Keine Verbindung: letzter bekannter Stand von {time}.",
   live_label: "Live-Aktualisierung",
   water_all: "Alles bewässern",
+  all_sent: "Gesendet: jede Zone bekommt {n} Min., nacheinander.",
   crop_label: "Kultur: {crop}",
   moisture_label: "Bodenfeuchte",
   level_dry: "Trocken",

@@ -60,6 +60,7 @@ export default {
   live_label: "Live updates",
   // home
   water_all: "Water everything",
+  all_sent: "Sent: every zone gets {n} min, in turn.",
   crop_label: "Crop: {crop}",
   moisture_label: "Soil moisture",
   level_dry: "Dry",

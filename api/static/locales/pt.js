@@ -53,6 +53,7 @@ export default {
   conn_offline: "Sem ligação: a mostrar o último estado conhecido das {time}.",
   live_label: "Atualização ao vivo",
   water_all: "Regar tudo",
+  all_sent: "Enviado: cada zona recebe {n} min, à vez.",
   crop_label: "Cultura: {crop}",
   moisture_label: "Humidade do solo",
   level_dry: "Seco",

@@ -53,6 +53,7 @@ export default {
   conn_offline: "Không có mạng: đang hiện tình trạng cuối cùng lúc {time}.",
   live_label: "Cập nhật trực tiếp",
   water_all: "Tưới tất cả",
+  all_sent: "Đã gửi: mỗi khu được tưới {n} phút, lần lượt.",
   crop_label: "Cây trồng: {crop}",
   moisture_label: "Độ ẩm đất",
   level_dry: "Khô",
