@@ -51,6 +51,12 @@ def test_opens_offline_with_the_last_known_state_marked_stale(
         start = api.url + "/static/index.html"  # the manifest's start_url, in the worker's scope
         page.goto(start)
         page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+        # Chromium's own verdict: the manifest parses clean and the app is installable (a
+        # Playwright context is always incognito, the one reason Chromium may give)
+        cdp = context.new_cdp_session(page)
+        assert cdp.send("Page.getAppManifest")["errors"] == []
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        assert {e["errorId"] for e in errors} <= {"in-incognito"}, errors
         form = page.locator("form#login")
         form.locator("input[name=username]").fill("lan")
         form.locator("input[name=password]").fill("lan-password")
