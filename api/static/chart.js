@@ -31,7 +31,7 @@ function timeTicks(start, end, room) {
 }
 
 /**
- * Draw into `box`. data = {start, end (ms), series: [[ms, pct]...][], thresholds: {start, stop}
+ * Draw into `box`. data = {start, end (ms), series: [[ms, pct, min?, max?]...][], thresholds: {start, stop}
  * (pct), irrigation: [{start, end} ms]}; labels = {title, tickTime(ms), tickDay(ms)}.
  */
 export function drawChart(box, data, labels) {
@@ -98,6 +98,15 @@ export function drawChart(box, data, labels) {
     svg.append(node("text", { x: x(t), y: H - 8, class: "tick", "text-anchor": "middle" }, text));
   }
   svg.append(node("line", { x1: PAD.left, x2: W - PAD.right, y1: H - PAD.bottom, y2: H - PAD.bottom, class: "axis" }));
+
+  // the hour's lowest to highest reading, where the API sends them (hourly points)
+  for (const series of data.series) {
+    const ranged = series.filter((p) => p.length > 2);
+    if (ranged.length < 2) continue;
+    const top = ranged.map(([t, , , hi]) => `${x(t).toFixed(1)},${y(hi).toFixed(1)}`);
+    const low = ranged.map(([t, , lo]) => `${x(t).toFixed(1)},${y(lo).toFixed(1)}`).reverse();
+    svg.append(node("path", { d: `M${top.join("L")}L${low.join("L")}Z`, class: "range" }));
+  }
 
   // moisture: one line per sensor; a gap of more than 3 samples' spacing breaks the line
   for (const series of data.series) {

@@ -84,7 +84,9 @@ function chartData(h, zone) {
     if (v == null || t == null) continue;
     const key = p.sensor ?? "";
     if (!bySensor.has(key)) bySensor.set(key, []);
-    bySensor.get(key).push([t, asPct(v)]);
+    // hourly points carry the hour's lowest and highest reading: drawn as a band around the line
+    const range = p.vwc_min != null && p.vwc_max != null ? [asPct(p.vwc_min), asPct(p.vwc_max)] : [];
+    bySensor.get(key).push([t, asPct(v), ...range]);
   }
   const series = [...bySensor.values()].map((s) => s.sort((a, b) => a[0] - b[0]));
   const th = h.thresholds ?? zone?.thresholds;
@@ -108,6 +110,7 @@ function renderChart(zone) {
   if (!current.history) return;
   const data = chartData(current.history, zone);
   const values = data.series.flat().map((p) => p[1]);
+  $(".key-range").closest("li").hidden = !data.series.some((s) => s.some((p) => p.length > 2));
   const dayFmt = new Intl.DateTimeFormat(state.lang, { day: "numeric", month: "short" });
   drawChart(box, data, {
     title: `${tr("chart_title")}: ${zone?.name ?? current.id}`,

@@ -229,7 +229,10 @@ class FakeApi:
         points, t, v = [], start, 0.33
         while t <= end:
             v = v - 0.002 if v > 0.29 else 0.345
-            points.append({"ts": iso(t), "sensor": f"s-{zone_id}", "vwc": round(v, 4)})
+            point = {"ts": iso(t), "sensor": f"s-{zone_id}", "vwc": round(v, 4)}
+            if range_ != "day":  # hourly means carry the hour's lowest and highest
+                point |= {"vwc_min": round(v - 0.004, 4), "vwc_max": round(v + 0.004, 4)}
+            points.append(point)
             t += step
         runs = [
             {

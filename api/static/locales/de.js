@@ -116,6 +116,7 @@ export default {
   chart_summary: "Von {from} bis {to}: niedrigster Wert {min} %, höchster {max} %, letzter {last} %. {runs}-mal bewässert.",
   chart_empty: "Keine Messwerte in diesem Zeitraum.",
   chart_legend_moisture: "Bodenfeuchte",
+  chart_legend_range: "Niedrigster bis höchster Wert jeder Stunde",
   chart_legend_band: "Guter Bereich (zwischen den beiden Schwellen)",
   chart_legend_watering: "Bewässerung",
   decisions_title: "Was die Steuerung getan hat",

@@ -126,6 +126,7 @@ export default {
   chart_summary: "From {from} to {to}: lowest {min}%, highest {max}%, last {last}%. Watered {runs} times.",
   chart_empty: "No readings in this period.",
   chart_legend_moisture: "Soil moisture",
+  chart_legend_range: "Lowest to highest of each hour",
   chart_legend_band: "Good band (between the two thresholds)",
   chart_legend_watering: "Watering",
   decisions_title: "What the controller did",

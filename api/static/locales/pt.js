@@ -116,6 +116,7 @@ export default {
   chart_summary: "De {from} a {to}: mínimo {min}%, máximo {max}%, último {last}%. Regou {runs} vezes.",
   chart_empty: "Sem leituras neste período.",
   chart_legend_moisture: "Humidade do solo",
+  chart_legend_range: "Mínimo a máximo de cada hora",
   chart_legend_band: "Faixa boa (entre os dois limiares)",
   chart_legend_watering: "Rega",
   decisions_title: "O que o controlador fez",

@@ -116,6 +116,7 @@ export default {
   chart_summary: "Từ {from} đến {to}: thấp nhất {min}%, cao nhất {max}%, gần nhất {last}%. Đã tưới {runs} lần.",
   chart_empty: "Không có số đo trong khoảng này.",
   chart_legend_moisture: "Độ ẩm đất",
+  chart_legend_range: "Thấp nhất đến cao nhất mỗi giờ",
   chart_legend_band: "Vùng vừa đủ (giữa hai ngưỡng)",
   chart_legend_watering: "Đang tưới",
   decisions_title: "Bộ điều khiển đã làm gì",
