@@ -5,7 +5,9 @@ controller, API) on free ports in a temp dir, logs in, pauses automatic watering
 pump is free for the presses) and then, at the same time:
 
 - ``--clients`` clients each poll the zone-status endpoint (``GET /api/v1/zones``, what the
-  phone page shows) back to back for ``--seconds``: ``status_p50_ms`` / ``status_p99_ms``.
+  phone page shows) every ``--interval`` seconds (the page polls every 2 s; 0 = back to
+  back) for ``--seconds``: ``status_p50_ms`` / ``status_p99_ms``; ``status_alone_p50_ms`` is
+  one client alone before the load.
   ``ceiling_p99_ms`` is ``GET /healthz`` (no database, no auth) under the same clients, the
   cost of HTTP and of this Python client on the same machine.
 - one presser: for each zone in turn, ``POST /zones/{id}/water`` and the time until the
@@ -25,6 +27,7 @@ import json
 import logging
 import math
 import os
+import random
 import sys
 import tempfile
 import time
@@ -57,6 +60,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="smartfarm bench api", description=__doc__)
     p.add_argument("--clients", type=int, default=100, help="concurrent clients (100)")
     p.add_argument("--seconds", type=float, default=30.0, help="load duration (30)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="seconds between one client's requests, 0 = back to back (1; the page polls every 2)",
+    )
     p.add_argument("--presses", type=int, default=20, help="water-now presses (20)")
     p.add_argument("--farm", type=Path, default=Path("examples/farm.yaml"), help="farm config")
     return p.parse_args(argv)
@@ -96,11 +105,19 @@ class Stream:
 
 
 async def poll(
-    client: httpx.AsyncClient, path: str, until: float, out: list[float], errors: list[str]
+    client: httpx.AsyncClient,
+    path: str,
+    until: float,
+    out: list[float],
+    errors: list[str],
+    interval: float = 0.0,
 ) -> None:
-    """Back-to-back GETs; a failed one is counted (and its time is not a latency)."""
-    while time.perf_counter() < until:
+    """A GET every ``interval`` s (0: back to back); a failure is counted, not timed."""
+    due = time.perf_counter() + random.uniform(0, interval)  # phones do not poll in step
+    while due < until:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
         start = time.perf_counter()
+        due = start + interval
         try:
             response = await client.get(path)
             response.raise_for_status()
@@ -167,7 +184,10 @@ async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
         ceiling: list[float] = []
         until = time.perf_counter() + min(10.0, args.seconds)
         await asyncio.gather(
-            *(poll(client, "/healthz", until, ceiling, errors) for _ in range(args.clients))
+            *(
+                poll(client, "/healthz", until, ceiling, errors, args.interval)
+                for _ in range(args.clients)
+            )
         )
         log.info(
             "bench api: %s with %d clients for %.0f s, presses",
@@ -179,13 +199,17 @@ async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
         until = time.perf_counter() + args.seconds
         pressing = asyncio.create_task(press(presser, stream, zones, args.presses))
         await asyncio.gather(
-            *(poll(client, STATUS_PATH, until, status, errors) for _ in range(args.clients))
+            *(
+                poll(client, STATUS_PATH, until, status, errors, args.interval)
+                for _ in range(args.clients)
+            )
         )
         presses = await pressing
         follower.cancel()
     return {
         "clients": args.clients,
         "seconds": args.seconds,
+        "interval_s": args.interval,
         "status_endpoint": STATUS_PATH,
         "status_requests": len(status),
         "status_per_s": round(len(status) / args.seconds, 1),
