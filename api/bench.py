@@ -5,7 +5,9 @@ controller, API) on free ports in a temp dir, logs in, pauses automatic watering
 pump is free for the presses) and then, at the same time:
 
 - ``--clients`` clients each poll the zone-status endpoint (``GET /api/v1/zones``, what the
-  phone page shows) back to back for ``--seconds``: ``status_p50_ms`` / ``status_p99_ms``.
+  phone page shows) every ``--interval`` seconds (the page polls every 2 s; 0 = back to
+  back) for ``--seconds``: ``status_p50_ms`` / ``status_p99_ms``; ``status_alone_p50_ms`` is
+  one client alone before the load.
   ``ceiling_p99_ms`` is ``GET /healthz`` (no database, no auth) under the same clients, the
   cost of HTTP and of this Python client on the same machine.
 - one presser: for each zone in turn, ``POST /zones/{id}/water`` and the time until the
@@ -25,6 +27,7 @@ import json
 import logging
 import math
 import os
+import random
 import sys
 import tempfile
 import time
@@ -57,6 +60,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="smartfarm bench api", description=__doc__)
     p.add_argument("--clients", type=int, default=100, help="concurrent clients (100)")
     p.add_argument("--seconds", type=float, default=30.0, help="load duration (30)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="seconds between one client's requests, 0 = back to back (1; the page polls every 2)",
+    )
     p.add_argument("--presses", type=int, default=20, help="water-now presses (20)")
     p.add_argument("--farm", type=Path, default=Path("examples/farm.yaml"), help="farm config")
     return p.parse_args(argv)
@@ -95,12 +104,68 @@ class Stream:
                 await asyncio.wait_for(self.changed.wait(), left)
 
 
-async def poll(client: httpx.AsyncClient, path: str, until: float, out: list[float]) -> None:
-    while time.perf_counter() < until:
+class KeepAlive:
+    """One HTTP/1.1 keep-alive connection doing GETs: a load client much lighter than httpx.
+
+    With 100 httpx clients the client, not the server, set the latency on two cores (a
+    trivial endpoint measured seconds). Bodies must carry a Content-Length (ours do).
+    """
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self, path: str) -> int:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.head}\r\n"
+        writer.write(request.encode())
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            length = next(
+                int(line.split(":", 1)[1])
+                for line in lines
+                if line.lower().startswith("content-length:")
+            )
+            await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, StopIteration) as err:
+            self.close()
+            raise ConnectionError(f"GET {path}: {err!r}") from err
+        return int(lines[0].split()[1])
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+async def poll(
+    client: KeepAlive,
+    path: str,
+    until: float,
+    out: list[float],
+    errors: list[str],
+    interval: float = 0.0,
+) -> None:
+    """A GET every ``interval`` s (0: back to back); a failure is counted, not timed."""
+    due = time.perf_counter() + random.uniform(0, interval)  # phones do not poll in step
+    while due < until:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
         start = time.perf_counter()
-        response = await client.get(path)
-        response.raise_for_status()
+        due = start + interval
+        try:
+            status = await client.get(path)
+        except ConnectionError as err:
+            errors.append(str(err))
+            continue
+        if status != 200:
+            errors.append(f"GET {path}: HTTP {status}")
+            continue
         out.append((time.perf_counter() - start) * 1000)
+    client.close()
 
 
 async def press(
@@ -136,28 +201,31 @@ async def quiet_farm(client: httpx.AsyncClient, stream: Stream, zones: list[str]
 
 
 async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
-    limits = httpx.Limits(
-        max_connections=args.clients + 10, max_keepalive_connections=args.clients + 10
-    )
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as anon:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as anon:
         login = await anon.post(
             "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
         )
         login.raise_for_status()
         headers = {"Authorization": f"Bearer {login.json()['token']}"}
-    async with (
-        httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client,
-        httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as presser,
-    ):
-        zones = [z["id"] for z in (await client.get(STATUS_PATH)).json()]
+    url = httpx.URL(base)
+    host, port = url.host, url.port or 80
+
+    def clients() -> list[KeepAlive]:
+        return [KeepAlive(host, port, headers) for _ in range(args.clients)]
+
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as presser:
+        zones = [z["id"] for z in (await presser.get(STATUS_PATH)).json()]
         stream = Stream()
         follower = asyncio.create_task(stream.follow(presser))
         await quiet_farm(presser, stream, zones)
+        errors: list[str] = []
+        alone: list[float] = []
+        await poll(clients()[0], STATUS_PATH, time.perf_counter() + 5, alone, errors)
         log.info("bench api: ceiling (healthz) with %d clients", args.clients)
         ceiling: list[float] = []
         until = time.perf_counter() + min(10.0, args.seconds)
         await asyncio.gather(
-            *(poll(client, "/healthz", until, ceiling) for _ in range(args.clients))
+            *(poll(c, "/healthz", until, ceiling, errors, args.interval) for c in clients())
         )
         log.info(
             "bench api: %s with %d clients for %.0f s, presses",
@@ -169,16 +237,20 @@ async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
         until = time.perf_counter() + args.seconds
         pressing = asyncio.create_task(press(presser, stream, zones, args.presses))
         await asyncio.gather(
-            *(poll(client, STATUS_PATH, until, status) for _ in range(args.clients))
+            *(poll(c, STATUS_PATH, until, status, errors, args.interval) for c in clients())
         )
         presses = await pressing
         follower.cancel()
     return {
         "clients": args.clients,
         "seconds": args.seconds,
+        "interval_s": args.interval,
         "status_endpoint": STATUS_PATH,
         "status_requests": len(status),
         "status_per_s": round(len(status) / args.seconds, 1),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "status_alone_p50_ms": _ms(percentile(alone, 50)),
         "status_p50_ms": _ms(percentile(status, 50)),
         "status_p99_ms": _ms(percentile(status, 99)),
         "target_status_p99_ms": TARGET_STATUS_P99_MS,

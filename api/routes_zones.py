@@ -10,7 +10,7 @@ from api import schemas
 from api.access import CurrentUser
 from api.context import ApiContext
 from api.errors import CONFLICT, NOT_FOUND, invalid, problem
-from api.status import alarm_out, zone_status
+from api.status import StatusSnapshot, alarm_out, zone_status
 from controller.dryrun import dry_run
 from smartfarm import payloads
 from smartfarm.agronomy import Thresholds
@@ -44,18 +44,11 @@ def build(ctx: ApiContext) -> APIRouter:
     def get_farm() -> schemas.Farm:
         return schemas.Farm(id=ctx.farm.farm.id, name=ctx.farm.farm.name, default_language="vi")
 
+    snapshot = StatusSnapshot(ctx.farm, ctx.telemetry, ctx.state)
+
     def status(zone: ZoneConfig, now: datetime) -> schemas.ZoneStatus:
-        alarms = ctx.state.alarms(active_only=True, limit=200)
-        return zone_status(
-            zone,
-            ctx.thresholds(zone),
-            ctx.telemetry,
-            ctx.state,
-            ctx.live,
-            alarms,
-            now,
-            ctx.farm.farm.tz,
-        )
+        view = snapshot.get()
+        return zone_status(zone, ctx.thresholds(zone), view, ctx.live, now, ctx.farm.farm.tz)
 
     @router.get("/zones", response_model=list[schemas.ZoneStatus])
     def list_zones() -> list[schemas.ZoneStatus]:
