@@ -197,7 +197,11 @@ function fillPlan(card, z) {
   const next = parseTime(z.next_run_at);
   let text = tr("next_run_none");
   if (paused) text = tr("paused_until", { time: dateTime(paused) });
-  else if (next) text = tr("next_run", { when: `${dateTime(next)} (${relative(next)})` });
+  else if (next) {
+    // a dry zone inside its window may be due already: that is "now", never "5 minutes ago"
+    const when = next > Date.now() + 60_000 ? `${dateTime(next)} (${relative(next)})` : relative(Date.now());
+    text = tr("next_run", { when });
+  }
   setText($(".next-run-text", card), text);
   setAttr($(".next-run", card), "data-paused", paused ? "true" : "false");
 

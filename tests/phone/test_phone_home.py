@@ -4,13 +4,14 @@ flaky Wi-Fi and live events; in headless Chromium at a phone viewport against th
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.phone.conftest import ARTIFACTS, console_errors, log_in, wait_until
-from tests.phone.fake_api import FakeApi
+from tests.phone.fake_api import FakeApi, iso
 
 pytestmark = pytest.mark.browser
 
@@ -20,6 +21,7 @@ def card(page: Page, zone_id: str) -> Locator:
 
 
 def test_cards_show_words_icons_meter_next_run_and_alarm(page: Page, api: FakeApi) -> None:
+    api.zones[2]["next_run_at"] = iso(datetime.now(UTC) - timedelta(minutes=5))  # due already
     log_in(page, api)
     expect(page.locator("#farm-name")).to_have_text("Vườn Ea Tu")
     words = {"z1": ("good", "Vừa đủ", "#i-check"), "z2": ("dry", "Khô", "#i-sun")}
@@ -48,6 +50,7 @@ def test_cards_show_words_icons_meter_next_run_and_alarm(page: Page, api: FakeAp
     expect(z1.locator(".next-run-text")).to_have_text("Chưa có lịch tưới")
 
     expect(card(page, "z2").locator(".next-run-text")).to_contain_text("(sau 3 giờ nữa)")
+    expect(card(page, "z3").locator(".next-run-text")).to_have_text("Lần tưới tới: bây giờ")
     expect(card(page, "z3").locator(".stale-badge")).to_have_text("cũ")
     expect(card(page, "z3").get_by_role("meter")).to_have_attribute(
         "aria-valuetext", re.compile("Số đo cũ")
