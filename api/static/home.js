@@ -9,6 +9,7 @@ import {
   fmt,
   parseTime,
   percent,
+  percentText,
   relative,
   roleAtLeast,
   setAttr,
@@ -136,7 +137,7 @@ export function fillCard(card, z) {
   setAttr(box, "data-stale", stale ? "true" : "false");
   setAttr($(".level-icon use", card), "href", LEVEL_ICON[lvl]);
   const word = lvl === "none" ? tr("no_reading") : tr(`level_${lvl}`);
-  setText($(".moisture-value", card), z.moisture == null ? "" : `${percent(z.moisture)}%`);
+  setText($(".moisture-value", card), z.moisture == null ? "" : percentText(z.moisture));
   setText($(".level-word", card), word);
   // with a reading the meter speaks for the row; without one the row says "no reading"
   setAttr($(".moisture-row", card), "aria-hidden", z.moisture == null ? null : "true");

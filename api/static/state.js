@@ -82,6 +82,11 @@ export function percent(value, digits = 0) {
   return num(value <= 1 ? value * 100 : value, digits);
 }
 
+/** A fraction as the language writes a percentage ("31%", in German "31 %"). */
+export function percentText(fraction) {
+  return new Intl.NumberFormat(state.lang, { style: "percent", maximumFractionDigits: 0 }).format(fraction);
+}
+
 export function clock(ms) {
   const at = typeof ms === "string" ? parseTime(ms) : ms;
   return new Intl.DateTimeFormat(state.lang, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at);
