@@ -46,18 +46,20 @@ def build(ctx: ApiContext) -> APIRouter:
 
     snapshot = StatusSnapshot(ctx.farm, ctx.telemetry, ctx.state)
 
-    def status(zone: ZoneConfig, now: datetime) -> schemas.ZoneStatus:
-        view = snapshot.get()
-        return zone_status(zone, ctx.thresholds(zone), view, ctx.live, now, ctx.farm.farm.tz)
+    async def status(zones: list[ZoneConfig]) -> list[schemas.ZoneStatus]:
+        view = await snapshot.aget()
+        now, tz = datetime.now(UTC), ctx.farm.farm.tz
+        return [zone_status(z, ctx.thresholds(z), view, ctx.live, now, tz) for z in zones]
 
     @router.get("/zones", response_model=list[schemas.ZoneStatus])
-    def list_zones() -> list[schemas.ZoneStatus]:
-        now = datetime.now(UTC)
-        return [status(z, now) for z in ctx.farm.zones]
+    async def list_zones() -> list[schemas.ZoneStatus]:
+        """Every zone's status: what the phone's home page shows."""
+        return await status(ctx.farm.zones)
 
     @router.get("/zones/{zone_id}", response_model=schemas.ZoneStatus, responses=NOT_FOUND)
-    def get_zone(zone_id: str) -> schemas.ZoneStatus:
-        return status(ctx.zone(zone_id), datetime.now(UTC))
+    async def get_zone(zone_id: str) -> schemas.ZoneStatus:
+        [one] = await status([ctx.zone(zone_id)])
+        return one
 
     @router.post(
         "/zones/{zone_id}/water",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import threading
 import time
@@ -107,6 +108,13 @@ class StatusSnapshot:
         self._sensors = [s for z in farm.zones for s in z.sensors]
         self._lock = threading.Lock()
         self._view: tuple[float, StoreView] | None = None
+
+    async def aget(self) -> StoreView:
+        """From the event loop: the fresh view at once, else refreshed in a thread."""
+        view = self._view
+        if view is not None and time.monotonic() - view[0] < self.max_age_s:
+            return view[1]
+        return await asyncio.to_thread(self.get)
 
     def get(self) -> StoreView:
         with self._lock:  # one reader refreshes; the others wait for its result

@@ -278,11 +278,18 @@ class UserStore:
             )
         return token, expires
 
-    def user_for_token(self, token: str, now: datetime) -> User | None:
-        key = _token_hash(token)
-        cached = self._sessions.get(key)
+    def cached_user(self, token: str, now: datetime) -> tuple[bool, User | None]:
+        """(True, user or None) if the session was looked up lately; (False, None) if not."""
+        cached = self._sessions.get(_token_hash(token))
         if cached is not None and time.monotonic() - cached[0] < SESSION_CACHE_S:
-            return cached[1] if cached[2] > now else None
+            return True, cached[1] if cached[2] > now else None
+        return False, None
+
+    def user_for_token(self, token: str, now: datetime) -> User | None:
+        hit, user = self.cached_user(token, now)
+        if hit:
+            return user
+        key = _token_hash(token)
         query = (
             select(users, sessions.c.expires_at)
             .join(sessions, sessions.c.username == users.c.username)
