@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ from smartfarm.stores.state import StateStore
 from smartfarm.stores.users import User, UserStore
 from smartfarm.topics import QOS_COMMAND, Topics
 
+TUNING_CACHE_S = 2.0
+
 
 @dataclass
 class ApiContext:
@@ -39,6 +43,10 @@ class ApiContext:
     live: LiveState
     hub: EventHub
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    # Every zone-status request needs every zone's tuning: read once a few seconds, and
+    # again at once after a change through this API.
+    _tuning: tuple[float, dict[str, dict[str, Any]]] | None = None
+    _tuned: dict[tuple[str, str], ZoneConfig] = field(default_factory=dict)
 
     def zone(self, zone_id: str) -> ZoneConfig:
         try:
@@ -46,9 +54,29 @@ class ApiContext:
         except KeyError:
             raise problem(404, "no_such_zone", f"Zone {zone_id!r} does not exist.") from None
 
+    def zone_tuning(self, zone_id: str) -> dict[str, Any]:
+        cached = self._tuning
+        if cached is None or time.monotonic() - cached[0] > TUNING_CACHE_S:
+            cached = self._tuning = (time.monotonic(), self.tuning.all())
+        return dict(cached[1].get(zone_id, {}))
+
+    def set_zone_tuning(self, zone_id: str, changes: dict[str, Any], user: User) -> None:
+        self.tuning.put(zone_id, changes, user.username)
+        self._tuning = None
+        self.notify_tuning(user)
+
     def tuned(self, zone: ZoneConfig) -> ZoneConfig:
         """The zone as the controller uses it: the farm config plus a technician's changes."""
-        return tuned_zone(zone, self.tuning.get(zone.id))
+        changes = self.zone_tuning(zone.id)
+        if not changes:
+            return zone
+        # Validating a zone costs more than serving it: same changes, same zone.
+        key = (zone.id, json.dumps(changes, sort_keys=True))
+        if key not in self._tuned:
+            if len(self._tuned) > 256:
+                self._tuned.clear()
+            self._tuned[key] = tuned_zone(zone, changes)
+        return self._tuned[key]
 
     def thresholds(self, zone: ZoneConfig) -> Thresholds:
         return self.tuned(zone).effective_thresholds

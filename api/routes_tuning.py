@@ -30,7 +30,7 @@ def _pct(v: float) -> float:
 def thresholds_state(ctx: ApiContext, zone: ZoneConfig) -> schemas.ThresholdsState:
     preset = zone.effective_thresholds
     now = ctx.thresholds(zone)
-    override = "thresholds" in ctx.tuning.get(zone.id)
+    override = "thresholds" in ctx.zone_tuning(zone.id)
     return schemas.ThresholdsState(
         start_pct=_pct(now.start),
         stop_pct=_pct(now.stop),
@@ -101,10 +101,9 @@ def build(ctx: ApiContext) -> APIRouter:
         zone = ctx.zone(zone_id)
         t = _checked(body)
         before = thresholds_state(ctx, zone)
-        changes = ctx.tuning.get(zone.id)
+        changes = ctx.zone_tuning(zone.id)
         changes["thresholds"] = {"start": t.start, "stop": t.stop}
-        ctx.tuning.put(zone.id, changes, user.username)
-        ctx.notify_tuning(user)
+        ctx.set_zone_tuning(zone.id, changes, user)
         after = thresholds_state(ctx, zone)
         ctx.audit(
             user,
@@ -134,15 +133,14 @@ def build(ctx: ApiContext) -> APIRouter:
         """Windows and limits of automatic watering; checked like the farm config file."""
         zone = ctx.zone(zone_id)
         before = program_of(ctx.tuned(zone))
-        changes = {**ctx.tuning.get(zone.id), **_program_changes(body)}
+        changes = {**ctx.zone_tuning(zone.id), **_program_changes(body)}
         try:
             ZoneConfig.model_validate({**zone.model_dump(), **changes})
         except ValidationError as err:
             first = err.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else "program"
             raise invalid(field, first["msg"]) from err
-        ctx.tuning.put(zone.id, changes, user.username)
-        ctx.notify_tuning(user)
+        ctx.set_zone_tuning(zone.id, changes, user)
         after = program_of(ctx.tuned(zone))
         ctx.audit(user, "zone.program", f"zone {zone.id}", before.model_dump(), after.model_dump())
         return after

@@ -10,7 +10,7 @@ from api import schemas
 from api.access import CurrentUser
 from api.context import ApiContext
 from api.errors import CONFLICT, NOT_FOUND, invalid, problem
-from api.status import alarm_out, zone_status
+from api.status import StatusSnapshot, alarm_out, zone_status
 from controller.dryrun import dry_run
 from smartfarm import payloads
 from smartfarm.agronomy import Thresholds
@@ -44,27 +44,22 @@ def build(ctx: ApiContext) -> APIRouter:
     def get_farm() -> schemas.Farm:
         return schemas.Farm(id=ctx.farm.farm.id, name=ctx.farm.farm.name, default_language="vi")
 
-    def status(zone: ZoneConfig, now: datetime) -> schemas.ZoneStatus:
-        alarms = ctx.state.alarms(active_only=True, limit=200)
-        return zone_status(
-            zone,
-            ctx.thresholds(zone),
-            ctx.telemetry,
-            ctx.state,
-            ctx.live,
-            alarms,
-            now,
-            ctx.farm.farm.tz,
-        )
+    snapshot = StatusSnapshot(ctx.farm, ctx.telemetry, ctx.state)
+
+    async def status(zones: list[ZoneConfig]) -> list[schemas.ZoneStatus]:
+        view = await snapshot.aget()
+        now, tz = datetime.now(UTC), ctx.farm.farm.tz
+        return [zone_status(z, ctx.thresholds(z), view, ctx.live, now, tz) for z in zones]
 
     @router.get("/zones", response_model=list[schemas.ZoneStatus])
-    def list_zones() -> list[schemas.ZoneStatus]:
-        now = datetime.now(UTC)
-        return [status(z, now) for z in ctx.farm.zones]
+    async def list_zones() -> list[schemas.ZoneStatus]:
+        """Every zone's status: what the phone's home page shows."""
+        return await status(ctx.farm.zones)
 
     @router.get("/zones/{zone_id}", response_model=schemas.ZoneStatus, responses=NOT_FOUND)
-    def get_zone(zone_id: str) -> schemas.ZoneStatus:
-        return status(ctx.zone(zone_id), datetime.now(UTC))
+    async def get_zone(zone_id: str) -> schemas.ZoneStatus:
+        [one] = await status([ctx.zone(zone_id)])
+        return one
 
     @router.post(
         "/zones/{zone_id}/water",

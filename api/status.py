@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from api import schemas
 from api.live import LiveState
 from smartfarm.agronomy import Thresholds
-from smartfarm.config import ZoneConfig
-from smartfarm.models import Alarm, DecisionRecord, ValveStatus
+from smartfarm.config import FarmConfig, ZoneConfig
+from smartfarm.models import Alarm, DecisionRecord, Reading, ValveStatus
 from smartfarm.stores.base import TelemetryStore
 from smartfarm.stores.state import StateStore
 
@@ -74,23 +78,73 @@ def alarm_out(a: Alarm) -> schemas.AlarmOut:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StoreView:
+    """What a zone's status needs from the stores, for every zone at once."""
+
+    latest: dict[str, Reading]
+    last_decisions: dict[str, DecisionRecord]
+    alarms: list[Alarm]
+
+
+class StatusSnapshot:
+    """Reads the stores for zone status at most once per ``max_age_s``, however many phones ask.
+
+    Readings come every few seconds and the page polls every two: a second-old view costs
+    nothing in freshness. Valve states do not come from here but live from MQTT.
+    """
+
+    def __init__(
+        self,
+        farm: FarmConfig,
+        telemetry: TelemetryStore,
+        state: StateStore,
+        max_age_s: float = 1.0,
+    ) -> None:
+        self.farm = farm
+        self.telemetry = telemetry
+        self.state = state
+        self.max_age_s = max_age_s
+        self._sensors = [s for z in farm.zones for s in z.sensors]
+        self._lock = threading.Lock()
+        self._view: tuple[float, StoreView] | None = None
+
+    async def aget(self) -> StoreView:
+        """From the event loop: the fresh view at once, else refreshed in a thread."""
+        view = self._view
+        if view is not None and time.monotonic() - view[0] < self.max_age_s:
+            return view[1]
+        return await asyncio.to_thread(self.get)
+
+    def get(self) -> StoreView:
+        with self._lock:  # one reader refreshes; the others wait for its result
+            if self._view is not None and time.monotonic() - self._view[0] < self.max_age_s:
+                return self._view[1]
+            last = {z.id: self.state.decisions(z.id, limit=1) for z in self.farm.zones}
+            view = StoreView(
+                self.telemetry.latest(self._sensors),
+                {zone: records[0] for zone, records in last.items() if records},
+                self.state.alarms(active_only=True, limit=200),
+            )
+            self._view = (time.monotonic(), view)
+            return view
+
+
 def zone_status(
     zone: ZoneConfig,
     thresholds: Thresholds,
-    telemetry: TelemetryStore,
-    state: StateStore,
+    view: StoreView,
     live: LiveState,
-    alarms: list[Alarm],
     now: datetime,
     tz: object,
 ) -> schemas.ZoneStatus:
-    latest = telemetry.latest(zone.sensors)
-    moisture = statistics.median(r.vwc for r in latest.values()) if latest else None
-    moisture_at = max((r.ts for r in latest.values()), default=None)
+    latest = [view.latest[s] for s in zone.sensors if s in view.latest]
+    moisture = statistics.median(r.vwc for r in latest) if latest else None
+    moisture_at = max((r.ts for r in latest), default=None)
     stale = moisture_at is None or now - moisture_at > STALE_AFTER
     valve = live.valve(zone.valve)
-    last = state.decisions(zone.id, limit=1)
-    last_alarm = next((a for a in alarms if a.zone == zone.id), None)
+    last_decision = view.last_decisions.get(zone.id)
+    last_alarm = next((a for a in view.alarms if a.zone == zone.id), None)
     word = moisture_word(moisture, stale, thresholds)
     return schemas.ZoneStatus(
         id=zone.id,
@@ -110,7 +164,7 @@ def zone_status(
             until=valve.until if valve else None,
             command_id=valve.command_id if valve else None,
         ),
-        last_decision=decision_out(last[0]) if last else None,
+        last_decision=decision_out(last_decision) if last_decision else None,
         last_alarm=alarm_out(last_alarm) if last_alarm else None,
         next_run_at=next_window_start(zone, now, tz) if word == "dry" else None,
     )

@@ -1,403 +1,304 @@
-// Phone page: polls the zones, shows one card per zone, sends "water now" / "stop".
-// Plain ES module, no framework. Data from the server only ever goes into textContent.
-import { DEFAULT_LANG, LANGS, has, t } from "./i18n.js";
+// Phone page: log in, then keep the zones fresh (events, with polling as the safety net)
+// and show the view the address asks for. Plain ES modules, no framework.
+import { get, send } from "./api.js";
+import { errorText, LANGS } from "./i18n.js";
+import { clearHome, renderHome, setRefresh, settlePending, wireHome } from "./home.js";
+import { $, $$, clock, rememberLang, roleAtLeast, setAttr, setText, state, tr } from "./state.js";
+import { clearTools, renderTools, showTools, toolsTick, wireTools } from "./tools.js";
+import { applyEvent, clearZone, renderZonePage, showZone } from "./zone.js";
 
-const API = "/api/v1";
-const POLL_MS = 2000; // poll the zones this often
-const PENDING_MS = 15000; // after a press, wait this long for the valve to answer
-const STALE_MS = 15 * 60 * 1000; // a reading older than this is shown as stale
-const FETCH_TIMEOUT_MS = 8000;
-const GAUGE_MAX = 0.6; // m3/m3 at the right end of the gauge
-const LANG_KEY = "smartfarm.lang";
-
-const LEVEL_ICON = { dry: "#i-sun", good: "#i-check", wet: "#i-drop", none: "#i-question" };
-const VALVE = {
-  open: ["valve_open", "#i-drops"],
-  closed: ["valve_closed", "#i-off"],
-  offline: ["valve_offline", "#i-offline"],
-  unknown: ["valve_unknown", "#i-question"],
-};
-
-const state = {
-  lang: loadLang(),
-  farm: null,
-  zones: null, // last list the server gave us; kept while the connection is down
-  lastOk: null, // when that list arrived (ms)
-  failing: false, // the last poll failed
-  pending: new Map(), // zone id -> {action, at, key}: a press the valve has not answered yet
-  errors: new Map(), // zone id -> {detail}: the last press could not be sent
-  busy: new Set(), // zone ids with a request in flight
-};
-
-const $ = (sel, root = document) => root.querySelector(sel);
-const tr = (key, params) => t(state.lang, key, params);
-const main = $("#zones");
-const dialog = $("#confirm");
-const cards = new Map(); // zone id -> <section>
-
-class ApiError extends Error {}
-
-// ---------- small helpers ----------
-
-function loadLang() {
-  try {
-    const saved = localStorage.getItem(LANG_KEY);
-    if (LANGS.includes(saved)) return saved;
-  } catch {
-    // storage can be off in private mode; use the default
-  }
-  return DEFAULT_LANG;
-}
-
-function saveLang(lang) {
-  try {
-    localStorage.setItem(LANG_KEY, lang);
-  } catch {
-    // not remembered, still switched
-  }
-}
-
-/** Only touch the DOM when the text really changes (keeps live regions quiet). */
-function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
-}
-
-function setAttr(el, name, value) {
-  if (value === null) el.removeAttribute(name);
-  else if (el.getAttribute(name) !== String(value)) el.setAttribute(name, value);
-}
-
-/** ISO time from the API to ms; a time without a zone is taken as UTC. */
-function parseTime(iso) {
-  if (!iso) return null;
-  const withZone = /([zZ]|[+-]\d\d:?\d\d)$/.test(iso) ? iso : `${iso}Z`;
-  const ms = Date.parse(withZone);
-  return Number.isNaN(ms) ? null : ms;
-}
-
-function percent(vwc, digits = 0) {
-  return new Intl.NumberFormat(state.lang, { maximumFractionDigits: digits }).format(vwc * 100);
-}
-
-function clock(ms) {
-  const fmt = new Intl.DateTimeFormat(state.lang, {
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  });
-  return fmt.format(ms);
-}
-
-function ago(ms) {
-  const rtf = new Intl.RelativeTimeFormat(state.lang, { numeric: "auto" });
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (s < 10) return rtf.format(0, "second");
-  if (s < 60) return rtf.format(-s, "second");
-  if (s < 3600) return rtf.format(-Math.floor(s / 60), "minute");
-  if (s < 86400) return rtf.format(-Math.floor(s / 3600), "hour");
-  return rtf.format(-Math.floor(s / 86400), "day");
-}
-
-function cropName(crop) {
-  const key = `crop_${crop}`;
-  return has(state.lang, key) ? tr(key) : String(crop).replace(/_/g, " ");
-}
-
-function level(z) {
-  if (z.moisture == null) return "none";
-  if (z.moisture < z.thresholds.start) return "dry";
-  if (z.moisture < z.thresholds.stop) return "good";
-  return "wet";
-}
-
-function valveKey(v) {
-  return [v.state, v.since, v.until, v.command_id].join("|");
-}
-
-/** FastAPI's {"detail": ...} as one line of text. */
-function detailText(body) {
-  const d = body?.detail;
-  if (typeof d === "string") return d;
-  if (Array.isArray(d)) return d.map((e) => e?.msg ?? JSON.stringify(e)).join("; ");
-  if (d && typeof d === "object") return (d.problems ?? [JSON.stringify(d)]).join("; ");
-  return "";
-}
-
-// ---------- talking to the server ----------
-
-async function request(path, options = {}) {
-  const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(), FETCH_TIMEOUT_MS);
-  try {
-    const res = await fetch(`${API}${path}`, { cache: "no-store", ...options, signal: ctrl.signal });
-    const body = await res.json().catch(() => null);
-    if (!res.ok) throw new ApiError(detailText(body) || `HTTP ${res.status}`);
-    return body;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const POLL_LIVE_MS = 30000; // with the event stream up, a full refresh now and then
+const POLL_MS = 3000; // without it, poll this often
+const VIEWS = ["login", "home", "zone", "tools"];
 
 let pollTimer = null;
 let polling = false;
 let pollAgain = false;
+let events = null;
+let drawnLang = null; // the language the tools' lists were last drawn in
 
-async function poll() {
-  if (polling) {
-    pollAgain = true;
-    return;
-  }
-  polling = true;
-  clearTimeout(pollTimer);
-  try {
-    if (!state.farm) state.farm = await request("/farm").catch(() => null);
-    const zones = await request("/zones");
-    if (!Array.isArray(zones)) throw new ApiError("bad zones list");
-    for (const z of zones) {
-      const p = state.pending.get(z.id);
-      if (p && valveKey(z.valve) !== p.key) state.pending.delete(z.id);
-    }
-    state.zones = zones;
-    state.lastOk = Date.now();
-    state.failing = false;
-  } catch {
-    state.failing = true;
-  } finally {
-    polling = false;
-  }
-  render();
-  const delay = pollAgain ? 0 : POLL_MS;
-  pollAgain = false;
-  if (!document.hidden) pollTimer = setTimeout(poll, delay);
-}
-
-async function send(zoneId, action, minutes) {
-  const zone = state.zones?.find((z) => z.id === zoneId);
-  if (!zone || state.busy.has(zoneId)) return;
-  state.busy.add(zoneId);
-  state.errors.delete(zoneId);
-  const key = valveKey(zone.valve);
-  render();
-  try {
-    await request(`/zones/${encodeURIComponent(zoneId)}/${action}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: action === "water" ? JSON.stringify({ minutes }) : undefined,
-    });
-    state.pending.set(zoneId, { action, at: Date.now(), key });
-  } catch (err) {
-    state.pending.delete(zoneId);
-    state.errors.set(zoneId, { detail: err instanceof ApiError ? err.message : null });
-  } finally {
-    state.busy.delete(zoneId);
-  }
-  render();
-  poll();
-}
-
-// ---------- rendering ----------
+// ---------- rendering of what every view shares ----------
 
 function render() {
   document.documentElement.lang = state.lang;
   const title = tr("app_title");
   document.title = state.farm?.name ? `${state.farm.name} – ${title}` : title;
   setText($("#farm-name"), state.farm?.name ?? title);
-  for (const el of document.querySelectorAll("[data-i18n]")) setText(el, tr(el.dataset.i18n));
-  for (const el of document.querySelectorAll("[data-minutes]")) {
-    setText(el, tr("minutes_option", { n: el.dataset.minutes }));
+  for (const node of $$("[data-i18n]")) setText(node, tr(node.dataset.i18n));
+  for (const node of $$("[data-minutes]")) setText(node, tr("minutes_option", { n: node.dataset.minutes }));
+  for (const node of $$("[data-hours]")) setText(node, tr("hours_option", { n: node.dataset.hours }));
+  for (const node of $$("[data-days]")) {
+    setText(node, node.dataset.days === "1" ? tr("day_one") : tr("days_option", { n: node.dataset.days }));
   }
-  const toggle = $("#lang-toggle");
-  setAttr(toggle, "aria-label", tr("lang_toggle_label"));
-  setAttr(toggle, "data-current", state.lang);
+  for (const node of $$("[data-min-role]")) node.hidden = !roleAtLeast(node.dataset.minRole);
+  $("#lang").value = state.lang;
+  setAttr($("#lang"), "aria-label", tr("lang_label"));
+  $("#nav").hidden = !state.me;
+  setAttr($("#nav"), "aria-label", tr("nav_label"));
+  const role = state.me ? tr(`role_${state.me.role}`) : "";
+  setText($("#who"), state.me ? tr("user_line", { name: state.me.display_name || state.me.username, role }) : "");
+  for (const a of $$("#nav a[data-nav]")) {
+    setAttr(a, "aria-current", a.dataset.nav === state.route.name ? "page" : null);
+  }
   renderBanner();
-  renderZones();
+  if (state.route.name === "home") renderHome();
+  if (state.route.name === "zone") renderZonePage();
+  // the tools' lists are drawn when they load and when the language changes, not on every
+  // poll: redrawing would close a menu the admin has open
+  if (state.route.name === "tools") toolsTick();
+  if (state.route.name === "tools" && drawnLang !== state.lang) renderTools();
+  drawnLang = state.route.name === "tools" ? state.lang : null;
 }
 
 function renderBanner() {
   const banner = $("#banner");
   let text = "";
-  if (state.failing) {
-    text = tr("conn_lost");
-    if (state.lastOk) text += ` ${tr("conn_stale", { time: clock(state.lastOk) })}`;
+  if (state.me && state.failing) {
+    if (state.cachedAt) text = tr("conn_offline", { time: clock(state.cachedAt) });
+    else {
+      text = tr("conn_lost");
+      if (state.lastOk) text += ` ${tr("conn_stale", { time: clock(state.lastOk) })}`;
+    }
   }
-  setAttr(banner, "data-state", state.failing ? "lost" : "ok");
+  setAttr(banner, "data-state", text ? "lost" : "ok");
   setText(banner, text);
 }
 
-function renderZones() {
-  if (!state.zones) return; // still loading (the banner says if it fails)
-  setAttr(main, "aria-busy", "false");
-  const loading = $("#loading");
-  loading.hidden = state.zones.length > 0;
-  if (!state.zones.length) setText(loading, tr("no_zones"));
-  const seen = new Set();
-  state.zones.forEach((z, i) => {
-    seen.add(z.id);
-    let card = cards.get(z.id);
-    if (!card) {
-      card = newCard(z, i);
-      cards.set(z.id, card);
+// ---------- routing ----------
+
+function parseRoute() {
+  const [, name, id] = location.hash.match(/^#\/(\w+)?(?:\/(.+))?$/) ?? [];
+  if (name === "zone" && id) return { name: "zone", id: decodeURIComponent(id) };
+  if (name === "tools") return { name: "tools", id: null };
+  return { name: "home", id: null };
+}
+
+function show() {
+  const route = state.me ? parseRoute() : { name: "login", id: null };
+  const changed = route.name !== state.route.name || route.id !== state.route.id;
+  state.route = route;
+  for (const name of VIEWS) $(`#${name}-view`).hidden = name !== route.name;
+  render();
+  if (!changed) return;
+  if (route.name !== "zone") clearZone(); // one card per zone in the document at a time
+  if (route.name === "zone") showZone(route.id);
+  if (route.name === "tools") showTools();
+  if (route.name !== "login") $("#view").focus({ preventScroll: true });
+}
+
+// ---------- session ----------
+
+async function loggedIn(me) {
+  state.me = me;
+  if (LANGS.includes(me.language)) {
+    state.lang = me.language;
+    rememberLang(me.language);
+  }
+  show();
+  startEvents();
+  poll();
+}
+
+/** `expired`: the server ended the session (401), so the login screen says why. */
+function loggedOut(expired = false) {
+  const error = $("#login-error");
+  error.hidden = !expired;
+  setText(error, expired ? tr("error_not_logged_in") : "");
+  Object.assign(state, { me: null, farm: null, zones: null, lastOk: null, cachedAt: null });
+  state.failing = false;
+  clearHome();
+  clearZone();
+  clearTools();
+  stopEvents();
+  clearTimeout(pollTimer);
+  show();
+  $('#login input[name="username"]').focus();
+}
+
+async function onLogin(e) {
+  e.preventDefault();
+  const form = e.target;
+  const error = $("#login-error");
+  const button = $("button[type=submit]", form);
+  if (button.getAttribute("aria-disabled") === "true") return; // one login at a time
+  error.hidden = true;
+  setText(button, tr("login_busy"));
+  setAttr(button, "aria-disabled", "true");
+  try {
+    const body = await send("POST", "/auth/login", {
+      username: form.username.value.trim(),
+      password: form.password.value,
+    });
+    form.password.value = "";
+    await loggedIn(body.user);
+    get("/me").catch(() => null); // lets the service worker keep who is logged in, for offline
+  } catch (err) {
+    setText(error, errorText(state.lang, err));
+    error.hidden = false;
+    form.password.select();
+  } finally {
+    setAttr(button, "aria-disabled", null);
+    setText(button, tr("login_button"));
+  }
+}
+
+async function onLogout() {
+  await send("POST", "/auth/logout").catch(() => null);
+  loggedOut();
+}
+
+async function onLang(e) {
+  const lang = e.target.value;
+  if (!LANGS.includes(lang)) return;
+  state.lang = lang;
+  rememberLang(lang);
+  render();
+  const me = state.me;
+  if (!me) return;
+  const saved = await send("PATCH", "/me", { language: lang }).catch(() => ({ ...me, language: lang }));
+  if (state.me === me) state.me = saved; // unless they logged out meanwhile
+}
+
+// ---------- keeping the data fresh ----------
+
+async function poll() {
+  if (!state.me) return;
+  if (polling) {
+    pollAgain = true;
+    return;
+  }
+  polling = true;
+  clearTimeout(pollTimer);
+  const me = state.me;
+  try {
+    const [farm] = state.farm ? [state.farm] : await getOrCached("/farm");
+    const [zones, cachedAt] = await getOrCached("/zones");
+    if (state.me !== me) {
+      // logged out, or in as someone else, while this was on its way: drop it
+      if (state.me) setTimeout(poll, 0);
+      return;
     }
-    // move only when out of order: moving a node would drop the keyboard focus
-    if (main.children[i] !== card) main.insertBefore(card, main.children[i] ?? null);
-    fillCard(card, z);
+    state.farm = farm;
+    if (!Array.isArray(zones)) throw new Error("bad zones list");
+    if (cachedAt == null) {
+      state.zones = zones;
+      state.lastOk = Date.now();
+      state.failing = false;
+      state.cachedAt = null;
+      settlePending();
+    } else {
+      // no network: the service worker's last copy, unless we hold a fresher one
+      state.failing = true;
+      if (!state.zones || (state.lastOk ?? 0) < cachedAt) {
+        state.zones = zones;
+        state.cachedAt = cachedAt;
+      }
+    }
+  } catch (err) {
+    if (err.status === 401 && state.me === me) {
+      polling = false;
+      return loggedOut(true);
+    }
+    state.failing = true;
+  } finally {
+    polling = false;
+  }
+  render();
+  // a press waiting for its valve is checked at the fast pace even with the stream up
+  const slow = state.live && !state.failing && state.pending.size === 0;
+  const delay = pollAgain ? 0 : slow ? POLL_LIVE_MS : POLL_MS;
+  pollAgain = false;
+  if (!document.hidden) pollTimer = setTimeout(poll, delay);
+}
+
+/** [body, null] from the network, or [body, saved at ms] from the service worker's cache. */
+async function getOrCached(path) {
+  try {
+    return [await get(path), null];
+  } catch (err) {
+    if (err.fromCache) return [err.body, err.cachedAt];
+    throw err;
+  }
+}
+
+let soonTimer = null;
+
+/** Refresh within a second: many readings arrive together, one request answers them all. */
+function soon() {
+  if (soonTimer) return;
+  soonTimer = setTimeout(() => {
+    soonTimer = null;
+    poll();
+  }, 1000);
+}
+
+function startEvents() {
+  if (events || typeof EventSource === "undefined") return;
+  events = new EventSource("/api/v1/events");
+  events.addEventListener("open", () => {
+    state.live = true;
   });
-  for (const [id, card] of cards) {
-    if (!seen.has(id)) {
-      card.remove();
-      cards.delete(id);
-    }
+  events.addEventListener("error", () => {
+    // EventSource reconnects by itself; meanwhile the polling runs at its fast pace
+    if (state.live) poll();
+    state.live = false;
+  });
+  for (const type of ["reading", "valve", "alarm", "decision"]) {
+    events.addEventListener(type, (e) => {
+      let data;
+      try {
+        data = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      if (applyEvent(type, data)) {
+        settlePending();
+        render();
+      }
+      if (type === "reading" || type === "alarm") soon();
+    });
   }
 }
 
-function newCard(z, i) {
-  const card = $("#zone-template").content.firstElementChild.cloneNode(true);
-  const nameId = `zone-name-${i}-${String(z.id).replace(/[^\w-]/g, "_")}`;
-  card.dataset.zone = z.id;
-  card.setAttribute("aria-labelledby", nameId);
-  $(".zone-name", card).id = nameId;
-  return card;
+function stopEvents() {
+  events?.close();
+  events = null;
+  state.live = false;
 }
-
-function fillCard(card, z) {
-  const now = Date.now();
-  const lvl = level(z);
-  const at = parseTime(z.moisture_at);
-  const stale = z.moisture != null && (z.moisture_stale || (at != null && now - at > STALE_MS));
-  const start = percent(z.thresholds.start, 1);
-  const stop = percent(z.thresholds.stop, 1);
-
-  setText($(".zone-name", card), z.name);
-  setText($(".zone-crop", card), tr("crop_label", { crop: cropName(z.crop) }));
-
-  // moisture: icon + number + word, and the gauge with the two threshold marks
-  const box = $(".moisture", card);
-  setAttr(box, "data-level", lvl);
-  setAttr(box, "data-stale", stale ? "true" : "false");
-  setAttr($(".level-icon use", card), "href", LEVEL_ICON[lvl]);
-  const word = lvl === "none" ? tr("no_reading") : tr(`level_${lvl}`);
-  setText($(".moisture-value", card), z.moisture == null ? "" : `${percent(z.moisture)}%`);
-  setText($(".level-word", card), word);
-  // with a reading the meter speaks for the row; without one the row says "no reading"
-  setAttr($(".moisture-row", card), "aria-hidden", z.moisture == null ? null : "true");
-
-  const gauge = $(".gauge", card);
-  gauge.hidden = z.moisture == null;
-  $(".gauge-legend", card).hidden = z.moisture == null;
-  if (z.moisture != null) {
-    const pos = (v) => `${Math.min(100, Math.max(0, (v / GAUGE_MAX) * 100))}%`;
-    let text = tr("gauge_text", { value: percent(z.moisture, 1), level: word, start, stop });
-    if (stale) text += ` ${tr("stale_long")}.`;
-    setAttr(gauge, "aria-label", tr("moisture_label"));
-    setAttr(gauge, "aria-valuemax", String(GAUGE_MAX * 100));
-    setAttr(gauge, "aria-valuenow", String(Math.round(z.moisture * 1000) / 10));
-    setAttr(gauge, "aria-valuetext", text);
-    $(".gauge-fill", gauge).style.width = pos(z.moisture);
-    gauge.style.setProperty("--start", pos(z.thresholds.start));
-    gauge.style.setProperty("--stop", pos(z.thresholds.stop));
-    setText($(".legend-start", card), tr("legend_start", { start }));
-    setText($(".legend-stop", card), tr("legend_stop", { stop }));
-  }
-  setText($(".reading-age", card), at == null ? "" : tr("measured", { ago: ago(at) }));
-  $(".stale-badge", card).hidden = !stale;
-  setText($(".stale-word", card), tr("stale"));
-
-  fillValve(card, z, now);
-
-  const err = state.errors.get(z.id);
-  const errBox = $(".zone-error", card);
-  errBox.hidden = !err;
-  setText(errBox, err ? tr("send_failed", { detail: err.detail || tr("network_error") }) : "");
-
-  const d = z.last_decision;
-  const dAt = parseTime(d?.ts);
-  const decision = $(".decision", card);
-  decision.hidden = !d;
-  setText(decision, d ? tr("last_decision", { ago: dAt ? ago(dAt) : "", reason: d.reason }) : "");
-
-  const busy = state.busy.has(z.id);
-  for (const btn of card.querySelectorAll("button[data-action]")) {
-    setText($(".btn-text", btn), tr(btn.dataset.action === "water" ? "btn_water" : "btn_stop"));
-    setText($(".btn-zone", btn), ` – ${z.name}`);
-    setAttr(btn, "aria-disabled", busy ? "true" : null);
-  }
-}
-
-function fillValve(card, z, now) {
-  const v = z.valve ?? { state: "unknown" };
-  const [key, icon] = VALVE[v.state] ?? VALVE.unknown;
-  let text = tr(key);
-  const until = parseTime(v.until);
-  if (v.state === "open" && until) text += ` ${tr("valve_until", { time: clock(until) })}`;
-  let shown = v.state in VALVE ? v.state : "unknown";
-  let shownIcon = icon;
-  const p = state.pending.get(z.id);
-  if (p && now - p.at <= PENDING_MS) {
-    shown = "pending";
-    shownIcon = "#i-wait";
-    text = tr(p.action === "water" ? "pending_water" : "pending_stop");
-  } else if (p) {
-    shown = "no-answer";
-    shownIcon = "#i-warn";
-    text = `${tr("no_answer")} (${text})`;
-  }
-  const row = $(".valve", card);
-  setAttr(row, "data-valve-state", shown);
-  setAttr($(".valve-icon use", row), "href", shownIcon);
-  setText($(".valve-label", row), tr("valve_label"));
-  setText($(".valve-text", row), text);
-}
-
-// ---------- confirmation dialog ----------
-
-let asked = null; // {zoneId, action, opener} while the dialog is open
-
-function ask(zoneId, action, opener) {
-  const zone = state.zones?.find((z) => z.id === zoneId);
-  if (!zone) return;
-  asked = { zoneId, action, opener };
-  const water = action === "water";
-  setText($("#confirm-title"), tr(water ? "confirm_water_title" : "confirm_stop_title", { zone: zone.name }));
-  const text = $("#confirm-text");
-  text.hidden = water;
-  setText(text, water ? "" : tr("confirm_stop_text"));
-  $("#minutes").hidden = !water;
-  $('#minutes input[value="10"]').checked = true;
-  setAttr(dialog, "data-action", action);
-  dialog.returnValue = "";
-  dialog.showModal();
-  (water ? $("#minutes input:checked") : $('button[value="confirm"]', dialog)).focus();
-}
-
-dialog.addEventListener("close", () => {
-  const a = asked;
-  asked = null;
-  if (!a) return;
-  a.opener?.focus();
-  if (dialog.returnValue !== "confirm") return;
-  const minutes = Number($("#minutes input:checked")?.value ?? 10);
-  send(a.zoneId, a.action, a.action === "water" ? minutes : undefined);
-});
 
 // ---------- wiring ----------
 
-main.addEventListener("click", (e) => {
-  const btn = e.target.closest("button[data-action]");
-  const card = btn?.closest("section.zone");
-  if (!card || btn.getAttribute("aria-disabled") === "true") return;
-  ask(card.dataset.zone, btn.dataset.action, btn);
-});
+/** The worker at the root controls "/" too; until the API serves /sw.js, use /static/. */
+async function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  try {
+    await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  } catch {
+    await navigator.serviceWorker.register("/static/sw.js", { scope: "/static/" }).catch(() => null);
+  }
+}
 
-$("#lang-toggle").addEventListener("click", () => {
-  state.lang = state.lang === "vi" ? "en" : "vi";
-  saveLang(state.lang);
+export function boot() {
+  setRefresh(poll);
+  wireHome();
+  wireTools();
+  $("#login").addEventListener("submit", onLogin);
+  $("#logout").addEventListener("click", onLogout);
+  $("#lang").addEventListener("change", onLang);
+  window.addEventListener("hashchange", show);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) poll();
+  });
+  window.addEventListener("online", () => poll());
+  document.addEventListener("smartfarm:refresh", () => poll());
   render();
-});
+  get("/me")
+    .then(loggedIn)
+    .catch((err) => {
+      if (err.fromCache && err.body) return loggedIn(err.body); // offline: last known user
+      loggedOut();
+    });
+  registerWorker();
+}
 
-document.addEventListener("visibilitychange", () => {
-  if (!document.hidden) poll();
-});
-window.addEventListener("online", () => poll());
-
-render();
-poll();
+boot();

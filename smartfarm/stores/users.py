@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -149,8 +150,15 @@ def _user(r: Any) -> User:
     return User(r.username, r.display_name, Role.parse(r.role), r.language, bool(r.disabled))
 
 
+# A session looked up is trusted this long without asking the database again. Changes made
+# through this store (logout, password, removal) apply at once; those made by another
+# process (`smartfarm users` on the command line) within this many seconds.
+SESSION_CACHE_S = 5.0
+
+
 class UserStore:
     def __init__(self, url: str, hasher: PasswordHasher | None = None) -> None:
+        self._sessions: dict[str, tuple[float, User, datetime]] = {}
         self._engine = make_engine(url)
         create_tables(self._engine, metadata)
         self._hasher = hasher or PasswordHasher()
@@ -224,6 +232,7 @@ class UserStore:
             values["display_name"] = display_name
         if disabled is not None:
             values["disabled"] = disabled
+        self._sessions.clear()
         with self._engine.begin() as conn:
             if values:
                 conn.execute(update(users).where(users.c.username == username).values(**values))
@@ -232,6 +241,7 @@ class UserStore:
         return self.get(username)
 
     def delete(self, username: str) -> bool:
+        self._sessions.clear()
         with self._engine.begin() as conn:
             conn.execute(delete(sessions).where(sessions.c.username == username))
             return bool(conn.execute(delete(users).where(users.c.username == username)).rowcount)
@@ -268,7 +278,18 @@ class UserStore:
             )
         return token, expires
 
+    def cached_user(self, token: str, now: datetime) -> tuple[bool, User | None]:
+        """(True, user or None) if the session was looked up lately; (False, None) if not."""
+        cached = self._sessions.get(_token_hash(token))
+        if cached is not None and time.monotonic() - cached[0] < SESSION_CACHE_S:
+            return True, cached[1] if cached[2] > now else None
+        return False, None
+
     def user_for_token(self, token: str, now: datetime) -> User | None:
+        hit, user = self.cached_user(token, now)
+        if hit:
+            return user
+        key = _token_hash(token)
         query = (
             select(users, sessions.c.expires_at)
             .join(sessions, sessions.c.username == users.c.username)
@@ -277,10 +298,16 @@ class UserStore:
         with self._engine.connect() as conn:
             r = conn.execute(query).first()
         if r is None or r.disabled or _utc(r.expires_at) <= now:
+            self._sessions.pop(key, None)
             return None
-        return _user(r)
+        user = _user(r)
+        if len(self._sessions) > 10_000:
+            self._sessions.clear()
+        self._sessions[key] = (time.monotonic(), user, _utc(r.expires_at))
+        return user
 
     def revoke(self, token: str) -> None:
+        self._sessions.clear()
         with self._engine.begin() as conn:
             conn.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
 

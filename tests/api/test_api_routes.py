@@ -20,6 +20,7 @@ from controller.tuned import TunedController
 from smartfarm import payloads
 from smartfarm.config import load_farm_config
 from smartfarm.models import Reading
+from smartfarm.stores.base import hour_floor
 from smartfarm.testing.probe import Probe
 from smartfarm.topics import Topics
 from tests.api.conftest import ApiUnderTest
@@ -82,8 +83,9 @@ def test_program_round_trip_and_bad_window_names_the_field(api: ApiUnderTest) ->
 
 
 def test_history_raw_for_a_day_hourly_beyond_with_irrigation(api: ApiUnderTest) -> None:
-    now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
-    old = [reading("s-z1-a", "z1", now - timedelta(days=3, minutes=m), 0.25) for m in range(5)]
+    now = datetime.now(UTC).replace(microsecond=0)
+    hour = hour_floor(now) - timedelta(days=3)  # one whole hour, rolled up below
+    old = [reading("s-z1-a", "z1", hour + timedelta(minutes=10 + m), 0.25) for m in range(5)]
     new = [reading("s-z1-a", "z1", now - timedelta(minutes=m), 0.28) for m in range(5)]
     api.telemetry.write_readings(old + new)
     api.telemetry.rollup(now - timedelta(days=4), now - timedelta(hours=2))
