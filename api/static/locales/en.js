@@ -33,6 +33,11 @@ export default {
   // errors by code (the server's message is shown only for codes we do not know)
   error_bad_credentials: "Wrong user name or password.",
   error_too_many_attempts: "Too many attempts. Try again in {seconds} seconds.",
+  error_no_such_page: "This page does not exist.",
+  error_no_time_zone: "Give the time with its time zone.",
+  error_bad_range: "The start date is after the end date.",
+  error_in_the_future: "An entry cannot be in the future.",
+  error_range_too_long: "That period is too long. Choose a shorter one.",
   error_not_logged_in: "You are logged out. Please log in again.",
   error_forbidden: "Your role is not allowed to do this.",
   error_pump_capacity: "The pump cannot supply more zones at once. Try again when a zone stops.",
