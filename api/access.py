@@ -56,6 +56,12 @@ ACCESS: dict[tuple[str, str], Role | None] = {
     ("PUT", f"{P}/zones/{{zone_id}}/program"): T,
     ("GET", f"{P}/devices"): V,
     ("GET", f"{P}/events"): V,
+    # The farm diary and traceability (api/diary.py).
+    ("GET", f"{P}/diary"): V,
+    ("POST", f"{P}/diary"): F,
+    ("GET", f"{P}/diary.csv"): V,
+    ("GET", f"{P}/readings.csv"): V,
+    ("GET", f"{P}/trace/print"): F,
 }
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/login")

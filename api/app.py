@@ -12,9 +12,18 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import routes_auth, routes_history, routes_logs, routes_tuning, routes_zones, schemas
+from api import (
+    diary,
+    routes_auth,
+    routes_history,
+    routes_logs,
+    routes_tuning,
+    routes_zones,
+    schemas,
+)
 from api.access import Authorizer, check_routes
 from api.context import ApiContext
+from api.diary_store import DiaryStore
 from api.errors import ERROR_RESPONSES, http_error
 from api.events import EventHub
 from api.live import LiveState, cancel
@@ -56,6 +65,7 @@ def create_app(
     ctx = ApiContext(
         farm, settings, telemetry, state, control, users, tuning, topics, link, live, hub
     )
+    diary_store = DiaryStore(settings.resolved_state_db_url())  # api/diary.py
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +76,7 @@ def create_app(
         finally:
             await cancel(follower)
             await link.stop()
+            diary_store.close()
 
     app = FastAPI(
         title="smartfarm",
@@ -81,6 +92,7 @@ def create_app(
     v1 = APIRouter(dependencies=[Depends(Authorizer(users))], responses=ERROR_RESPONSES)
     for module in (routes_auth, routes_zones, routes_history, routes_tuning, routes_logs):
         v1.include_router(module.build(ctx))
+    v1.include_router(diary.build(ctx, diary_store))
     v1.add_api_route(
         "/api/v1/events",
         _events(ctx),
@@ -90,6 +102,7 @@ def create_app(
         responses=_EVENTS_DOC,
     )
     app.include_router(v1)
+    app.include_router(diary.build_public(ctx, diary_store))  # /trace/{token}, no login
 
     @app.get("/healthz", response_model=schemas.Health, tags=["health"])
     def health() -> schemas.Health:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from firmware_sim.clock import Clock, Timer, WallClock
-from firmware_sim.faults import ADC_MAX, FaultKind, SensorFault
+from firmware_sim.faults import (
+    ADC_MAX,
+    SLOW_CONFIRM_S,
+    FaultKind,
+    SensorFault,
+    ValveFaultKind,
+)
 from smartfarm import payloads
 from smartfarm.calibration import SensorCalibration
 from smartfarm.mqtt import Message, MqttLink, Will
@@ -20,6 +27,17 @@ log = logging.getLogger(__name__)
 
 # The valve's own ceiling, whatever a command says: firmware never trusts the network.
 VALVE_MAX_OPEN_S = 12 * 3600
+# Probe noise (DESIGN.md: about 0.007 m3/m3 for capacitive probes).
+NOISE_VWC = 0.007
+# Capacitive counts fall as the soil warms (permittivity and electronics): counts per degC.
+TEMP_RAW_PER_C = -3.0
+TEMP_REF_C = 25.0
+# A reading costs the battery this much (a LiPo from 4.15 V to 3.3 V in about a year of
+# 10-minute readings); the node stops at 3.3 V.
+BATTERY_V_PER_READING = 1.6e-5
+BATTERY_EMPTY_V = 3.3
+# Readings a node keeps while it has no link (RTC memory / flash ring): oldest dropped.
+BUFFER_READINGS = 2000
 
 
 def raw_from_vwc(vwc: float, cal: SensorCalibration) -> int:
@@ -42,10 +60,13 @@ class SensorNode:
         self.cal = cal
         self.clock: Clock = clock or WallClock()
         self.seq = 0
-        self.battery_v = 4.1
+        self.battery_v = 4.15
         self.fault: SensorFault | None = None
         self.fault_from: datetime | None = None
         self.last_good_raw: int | None = None
+        # Store and forward: readings taken without a link, replayed in order on reconnect.
+        self.buffer: deque[bytes] = deque(maxlen=BUFFER_READINGS)
+        self.dropped = 0
         self.link = MqttLink(
             endpoint,
             client_id=f"sim-{device}",
@@ -68,27 +89,49 @@ class SensorNode:
     def repair(self) -> None:
         self.fault = self.fault_from = None
 
-    def measure(self, vwc: float, rng: random.Random) -> int:
-        """The raw count the probe sends for the soil's ``vwc``, noise and fault included."""
-        raw = raw_from_vwc(vwc + rng.gauss(0.0, 0.004), self.cal)
-        if self.fault is None or self.fault_from is None or self.clock.now() < self.fault_from:
+    def measure(self, vwc: float, rng: random.Random, temp_c: float = TEMP_REF_C) -> int:
+        """The raw count the probe sends for the soil's ``vwc``: noise, temperature, fault."""
+        raw = raw_from_vwc(vwc + rng.gauss(0.0, NOISE_VWC), self.cal)
+        raw = max(0, min(ADC_MAX, round(raw + TEMP_RAW_PER_C * (temp_c - TEMP_REF_C))))
+        now = self.clock.now()
+        if self.fault is None or self.fault_from is None or now < self.fault_from:
             self.last_good_raw = raw
             return raw
-        return self.fault.apply(raw, self.last_good_raw, rng)
+        elapsed = (now - self.fault_from).total_seconds()
+        return self.fault.apply(
+            raw, self.last_good_raw, rng, elapsed_s=elapsed, raw_dry=self.cal.raw_dry
+        )
 
     def publish(self, vwc: float, temp_c: float, rng: random.Random) -> None:
+        """Take a reading; send it with what the buffer holds, or buffer it without a link."""
+        if self.battery_v <= BATTERY_EMPTY_V:
+            return  # flat: a real node browns out and sends nothing
         self.seq += 1
-        self.battery_v = max(3.3, self.battery_v - 0.00001)
+        self.battery_v = max(BATTERY_EMPTY_V, self.battery_v - BATTERY_V_PER_READING)
         body = {
             "v": 1,
             "device": self.device,
             "ts": payloads.format_ts(self.clock.now()),
             "seq": self.seq,
-            "raw": self.measure(vwc, rng),
+            "raw": self.measure(vwc, rng, temp_c),
             "temp_c": round(temp_c, 1),
             "battery_v": round(self.battery_v, 3),
         }
-        self.link.publish(self.topics.reading(self.device), payloads.encode(body), QOS_READING)
+        if len(self.buffer) == self.buffer.maxlen:
+            self.dropped += 1
+        self.buffer.append(payloads.encode(body))
+        self.flush()
+
+    def flush(self) -> int:
+        """Send the buffered readings, oldest first, if the link is up; how many went."""
+        if not self.link.connected:
+            return 0
+        sent = 0
+        while self.buffer:
+            payload = self.buffer.popleft()
+            self.link.publish(self.topics.reading(self.device), payload, QOS_READING)
+            sent += 1
+        return sent
 
 
 class ValveObserver(Protocol):
@@ -102,7 +145,12 @@ class ValveObserver(Protocol):
 
 
 class ValveNode:
-    """Obeys bounded commands and closes itself when the duration ends, broker or not."""
+    """Obeys bounded commands and closes itself when the duration ends, broker or not.
+
+    ``is_open`` is what the node commands its solenoid; ``flowing`` is whether water
+    passes, which a stuck valve makes differ. The state reports ``flow_lph``: the zone's
+    emitters times their flow while water passes, as the node's flow meter would.
+    """
 
     def __init__(
         self,
@@ -113,9 +161,12 @@ class ValveNode:
         *,
         observer: ValveObserver | None = None,
         sync_topic: str | None = None,
+        flow_lph: float | None = None,
     ) -> None:
         self.device = device
         self.topics = topics
+        self.flow_lph = flow_lph
+        self.fault: ValveFaultKind | None = None
         self.clock: Clock = clock or WallClock()
         self.observer = observer
         self.is_open = False
@@ -123,6 +174,7 @@ class ValveNode:
         self.since: datetime | None = None
         self.until: datetime | None = None
         self.states_published = 0
+        self.last_state: dict[str, Any] | None = None
         self._timer: Timer | None = None
         self._task: asyncio.Task[None] | None = None
         # A driver's markers (virtual time only) arrive here, in order with the commands.
@@ -138,6 +190,23 @@ class ValveNode:
             will=Will(topics.availability(device), b"offline"),
             on_connect_publish=[(topics.availability(device), b"online", QOS_STATE, True)],
         )
+
+    @property
+    def flowing(self) -> bool:
+        if self.fault is ValveFaultKind.STUCK_OPEN:
+            return True
+        if self.fault is ValveFaultKind.STUCK_CLOSED:
+            return False
+        return self.is_open
+
+    def inject(self, kind: ValveFaultKind) -> None:
+        """Break the valve until ``repair``; a stuck one reports its real flow at once."""
+        self.fault = kind
+        self._publish_state()
+
+    def repair(self) -> None:
+        self.fault = None
+        self._publish_state()
 
     async def start(self) -> None:
         await self.link.start()
@@ -211,6 +280,18 @@ class ValveNode:
         self._publish_state()
 
     def _publish_state(self) -> None:
+        if self.fault is ValveFaultKind.SLOW_CONFIRM:
+            # The body is built when the timer fires: the state as it is by then.
+            self.clock.call_at(
+                self.clock.now() + timedelta(seconds=SLOW_CONFIRM_S), self._send_state
+            )
+            return
+        self._send_state()
+
+    def _send_state(self) -> None:
+        flow = None
+        if self.flow_lph is not None:
+            flow = self.flow_lph if self.flowing else 0.0
         body = {
             "v": 1,
             "device": self.device,
@@ -219,8 +300,10 @@ class ValveNode:
             "command_id": self.command_id,
             "since": payloads.format_ts(self.since) if self.since else None,
             "until": payloads.format_ts(self.until) if self.until else None,
+            "flow_lph": flow,
         }
         self.states_published += 1
+        self.last_state = body
         self.link.publish(
             self.topics.valve_state(self.device), payloads.encode(body), QOS_STATE, retain=True
         )

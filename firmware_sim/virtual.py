@@ -38,6 +38,7 @@ from controller.store import ControlStore
 from firmware_sim.clock import VirtualClock
 from firmware_sim.farm import SimFarm
 from firmware_sim.faults import FaultSpec
+from firmware_sim.weather import Weather
 from smartfarm.config import FarmConfig
 from smartfarm.mqtt import Message
 from smartfarm.stores.state import StateStore
@@ -82,7 +83,7 @@ class Watering:
 
 
 @dataclass
-class _Recorder:
+class ValveRecorder:
     """The valves' observer: commands, open stretches and barrier markers."""
 
     clock: VirtualClock
@@ -140,20 +141,20 @@ class SyncedController(Controller):
         self.marks: dict[str, bytes] = {}
         self._held: list[Message] = []
 
-    async def on_message(self, message: Message) -> None:
-        if message.topic.startswith(self.up_prefix):
-            self.marks[message.topic[len(self.up_prefix) :]] = message.payload
-        else:
-            if sensor := self.topics.device_of(message.topic, "sensor", "reading"):
-                self.readings_seen[sensor] += 1
-            self._held.append(message)
+    async def on_messages(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            if message.topic.startswith(self.up_prefix):
+                self.marks[message.topic[len(self.up_prefix) :]] = message.payload
+            else:
+                if sensor := self.topics.device_of(message.topic, "sensor", "reading"):
+                    self.readings_seen[sensor] += 1
+                self._held.append(message)
         self.progress.set()
 
     async def release(self, token: bytes) -> None:
         """Handle what is held, in a canonical order, then tell the valves with a marker."""
         held, self._held = self._held, []
-        for message in sorted(held, key=_order):
-            await super().on_message(message)
+        await super().on_messages(sorted(held, key=_order))
         # After every command the handling published: each valve sees it after them.
         self.link.publish(self.down_topic, token, QOS_COMMAND)
 
@@ -182,13 +183,14 @@ class ClosedLoop:
         seed: int = 1,
         faults: Sequence[FaultSpec] = (),
         daylight: bool = False,
+        weather: Weather | None = None,
     ) -> None:
         self.farm = farm
         self.step = timedelta(seconds=step_s)
         self.clock = VirtualClock(start)
         self.topics = Topics(settings.topic_prefix, farm.farm.id)
         self._progress = asyncio.Event()
-        self.recorder = _Recorder(self.clock, self._progress)
+        self.recorder = ValveRecorder(self.clock, self._progress)
         self.sim = SimFarm(
             farm,
             settings.mqtt,
@@ -198,6 +200,7 @@ class ClosedLoop:
             clock=self.clock,
             faults=faults,
             daylight=daylight,
+            weather=weather,
             valve_observer=self.recorder,
             sync_topic=f"{self.topics.base}/_sim/down",
         )
@@ -359,7 +362,7 @@ class ClosedLoop:
         open_zones = [z for z in self.sim.zones if z.valve.is_open]
         return StepObservation(
             self.clock.now(),
-            {z.zone.id: z.layer.theta for z in self.sim.zones},
+            {z.zone.id: z.theta for z in self.sim.zones},
             frozenset(z.zone.id for z in open_zones),
             sum(z.zone.flow_lph for z in open_zones),
         )

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Share of a zone's soil that drip emitters wet (FAO-56 ch. 7, fw 0.3-0.4 for trickle).
+DRIP_WETTED_FRACTION = 0.35
+
 
 @dataclass(frozen=True, slots=True)
 class Soil:

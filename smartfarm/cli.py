@@ -27,6 +27,7 @@ COMMON_FLAGS = {
 BENCHMARKS: dict[str, str] = {
     "controller": "controller.bench",
     "ingest": "gateway.bench",
+    "season": "firmware_sim.season",
     "api": "api.bench",
 }
 
@@ -92,9 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, help="random seed (1)")
     sim.add_argument(
         "--faults",
-        help="sensor faults, e.g. s-z1-a=disconnected,s-z2-a=stuck@120 "
-        "(disconnected, shorted, stuck, spike; @ seconds after start)",
+        help="device faults, e.g. s-z1-a=disconnected,v-z2=stuck_open@120 (sensors: "
+        "disconnected, shorted, stuck, spike, drift, air_gap; valves: stuck_open, "
+        "stuck_closed, slow_confirm; @ seconds after start)",
     )
+    season = sim.add_mutually_exclusive_group()
+    season.add_argument("--scenario", help="season weather from today: dry or rainy")
+    season.add_argument("--weather", help="season weather from a daily CSV (docs/simulator.md)")
+    sim.add_argument("--season-days", type=int, help="days of a --scenario season (90)")
     dry = sub.add_parser(
         "dry-run",
         help="replay past readings through new thresholds, actuating nothing",
@@ -125,7 +131,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="its own flags (NAME --help)")
+    _add_mqtt_acl(sub)
     return parser
+
+
+def _add_mqtt_acl(sub: Any) -> None:
+    acl = sub.add_parser(
+        "mqtt-acl",
+        help="write Mosquitto's password and ACL files from the farm config",
+        description="A user per device and process with only its own topics: DIR/passwd, "
+        "DIR/acl, DIR/credentials.json (client id -> username, password, role) and "
+        "DIR/compose.env. Passwords already in DIR/credentials.json are kept.",
+    )
+    acl.add_argument("--farm", dest="farm_file", help="farm config file (YAML)")
+    acl.add_argument("--out", required=True, help="directory to write the files to")
+    acl.add_argument("--topic-prefix", help="topic prefix (farm)")
+    acl.add_argument("--gateways", type=int, default=1, help="gateway users to create (1)")
+    acl.add_argument("--demo-sim", action="store_true", help="a user for the simulator (demo only)")
+    acl.add_argument("--rotate", action="store_true", help="new passwords for everyone")
+    dash = sub.add_parser(
+        "grafana-dashboard",
+        help="write the farm's Grafana dashboard (JSON) with each zone's thresholds",
+    )
+    dash.add_argument("--farm", dest="farm_file", help="farm config file (YAML)")
+    dash.add_argument("--out", required=True, help="file to write, e.g. deploy/grafana/...")
+
+
+def _deploy_file(args: argparse.Namespace) -> int:
+    """`mqtt-acl` and `grafana-dashboard`: files for the compose stack, from the farm config."""
+    from pathlib import Path
+
+    from smartfarm import grafana, mqtt_acl, settings
+
+    keys = ("farm_file", "topic_prefix")
+    overrides = {k: v for k in keys if (v := getattr(args, k, None))}
+    common = settings.CommonSettings(**overrides)
+    farm = load_farm_config(common.farm_file)
+    out = Path(args.out)
+    if args.command == "grafana-dashboard":
+        text = json.dumps(grafana.dashboard(farm), ensure_ascii=False, indent=2) + "\n"
+        out.write_text(text, encoding="utf-8")
+        return 0
+    creds = mqtt_acl.write_files(
+        out,
+        farm,
+        common.topic_prefix,
+        gateways=args.gateways,
+        demo_sim=args.demo_sim,
+        rotate=args.rotate,
+    )
+    sys.stdout.write(f"{len(creds)} MQTT users written to {out}/passwd, acl, credentials.json\n")
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,6 +192,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "report_seconds",
         "seed",
         "faults",
+        "scenario",
+        "weather",
+        "season_days",
     ]
     return {k: v for k in keys if (v := getattr(args, k, None)) is not None}
 
@@ -147,6 +206,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         module = importlib.import_module(BENCHMARKS[args.name])
         return int(module.main(args.args))
+    if args.command in ("mqtt-acl", "grafana-dashboard"):
+        try:
+            return _deploy_file(args)
+        except FarmConfigError as err:
+            sys.stderr.write(f"smartfarm: bad farm config:\n{err}\n")
+            return 2
+        except (ValidationError, ValueError, OSError) as err:
+            sys.stderr.write(f"smartfarm: {args.command}: {err}\n")
+            return 2
     overrides = _overrides(args)
     if args.command == "users":
         return _users(args, overrides)

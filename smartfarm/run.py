@@ -176,9 +176,16 @@ async def run_api(settings: ApiSettings) -> None:
 
 
 def _sim(farm: FarmConfig, settings: SimSettings) -> Any:
+    from datetime import datetime
+
     from firmware_sim.farm import SimFarm
     from firmware_sim.faults import parse_faults
+    from firmware_sim.weather import choose
 
+    today = datetime.now(farm.farm.tz).date()
+    weather = choose(
+        settings.scenario, settings.weather, today, settings.season_days, settings.seed
+    )
     return SimFarm(
         farm,
         settings.mqtt,
@@ -187,6 +194,8 @@ def _sim(farm: FarmConfig, settings: SimSettings) -> Any:
         report_seconds=settings.report_seconds,
         seed=settings.seed,
         faults=parse_faults(settings.faults),
+        weather=weather,
+        progress=weather is not None,
     )
 
 

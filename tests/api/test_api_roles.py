@@ -74,6 +74,15 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
     ),
     ("GET", "/api/v1/devices"): ("/api/v1/devices", None),
     ("GET", "/api/v1/events"): ("/api/v1/events", None),
+    # The farm diary (api/diary.py).
+    ("GET", "/api/v1/diary"): ("/api/v1/diary", None),
+    ("POST", "/api/v1/diary"): (
+        "/api/v1/diary",
+        {"zone": "z1", "kind": "fertiliser", "product": "NPK", "quantity": 5, "unit": "kg"},
+    ),
+    ("GET", "/api/v1/diary.csv"): ("/api/v1/diary.csv", None),
+    ("GET", "/api/v1/readings.csv"): ("/api/v1/readings.csv", None),
+    ("GET", "/api/v1/trace/print"): ("/api/v1/trace/print", None),
 }
 
 
