@@ -44,7 +44,7 @@ def build(ctx: ApiContext) -> APIRouter:
     def get_farm() -> schemas.Farm:
         return schemas.Farm(id=ctx.farm.farm.id, name=ctx.farm.farm.name, default_language="vi")
 
-    snapshot = StatusSnapshot(ctx.farm, ctx.telemetry, ctx.state)
+    snapshot = StatusSnapshot(ctx.farm, ctx.telemetry, ctx.state, ctx.control)
 
     async def status(zones: list[ZoneConfig]) -> list[schemas.ZoneStatus]:
         view = await snapshot.aget()

@@ -90,8 +90,8 @@ class RunOut(BaseModel):
 
 class DryRunIn(BaseModel):
     days: float = Field(7, gt=0, le=90, description="How many past days to replay")
-    start: float = Field(gt=0, lt=1, description="Start threshold to try (m3/m3)")
-    stop: float = Field(gt=0, lt=1, description="Stop threshold to try (m3/m3)")
+    start: float = Field(gt=0, lt=1, description="Start threshold to try (m3/m3)", examples=[0.24])
+    stop: float = Field(gt=0, lt=1, description="Stop threshold to try (m3/m3)", examples=[0.3])
 
 
 class ShadowRunOut(BaseModel):
@@ -161,7 +161,11 @@ class AlarmOut(BaseModel):
 
 class Acknowledge(BaseModel):
     by: str | None = Field(
-        None, max_length=64, description="Ignored: the logged-in user acknowledges", deprecated=True
+        None,
+        max_length=64,
+        description="Ignored: the logged-in user acknowledges",
+        deprecated=True,
+        examples=["technician Minh"],
     )
 
 
@@ -202,7 +206,7 @@ class LoginOut(BaseModel):
 
 
 class MePatch(BaseModel):
-    language: Literal["vi", "en", "pt", "de"] | None = None
+    language: Literal["vi", "en", "pt", "de"] | None = Field(None, examples=["vi"])
     display_name: str | None = Field(None, min_length=1, max_length=80)
 
 
@@ -215,7 +219,9 @@ class UserIn(BaseModel):
 
 
 class UserPatch(BaseModel):
-    role: Literal["viewer", "farmer", "technician", "admin"] | None = None
+    role: Literal["viewer", "farmer", "technician", "admin"] | None = Field(
+        None, examples=["farmer"]
+    )
     password: str | None = Field(None, min_length=10, max_length=1024)
     language: Literal["vi", "en", "pt", "de"] | None = None
     display_name: str | None = Field(None, min_length=1, max_length=80)
@@ -267,8 +273,12 @@ class HistoryOut(BaseModel):
 
 
 class ThresholdPair(BaseModel):
-    start_pct: float = Field(gt=0, lt=100, description="Watering starts below (% VWC)")
-    stop_pct: float = Field(gt=0, lt=100, description="Watering stops at or above (% VWC)")
+    start_pct: float = Field(
+        gt=0, lt=100, description="Watering starts below (% VWC)", examples=[24.0]
+    )
+    stop_pct: float = Field(
+        gt=0, lt=100, description="Watering stops at or above (% VWC)", examples=[30.0]
+    )
 
 
 class ThresholdsState(ThresholdPair):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from api import schemas
 from api.live import LiveState
+from controller.store import ControlStore
 from smartfarm.agronomy import Thresholds
 from smartfarm.config import FarmConfig, ZoneConfig
 from smartfarm.models import Alarm, DecisionRecord, Reading, ValveStatus
@@ -32,10 +33,10 @@ def moisture_word(moisture: float | None, stale: bool, t: Thresholds) -> str:
     return "good"
 
 
-def next_window_start(zone: ZoneConfig, now: datetime, tz: object) -> datetime | None:
-    """When the zone's next watering window opens (None: no windows, any time will do)."""
+def next_window_start(zone: ZoneConfig, now: datetime, tz: object) -> datetime:
+    """When the zone may next water by its windows: now if inside one or if it has none."""
     if not zone.windows:
-        return None
+        return now
     local = now.astimezone(tz)  # type: ignore[arg-type]
     if any(w.contains(local.time()) for w in zone.windows):
         return now
@@ -45,7 +46,25 @@ def next_window_start(zone: ZoneConfig, now: datetime, tz: object) -> datetime |
         if candidate <= local:
             candidate += timedelta(days=1)
         starts.append(candidate)
-    return min(starts)
+    return min(starts).astimezone(now.tzinfo)
+
+
+def next_run_at(
+    zone: ZoneConfig,
+    dry: bool,
+    held: tuple[datetime | None, datetime | None],
+    now: datetime,
+    tz: object,
+) -> datetime | None:
+    """A dry zone's next automatic run: after a pause or a Stop's hold, in a window.
+
+    An estimate for the farmer: the pump, a rest after the last run or rain may still
+    delay it, and the decision log says why.
+    """
+    if not dry:
+        return None
+    after = max([now, *(t for t in held if t is not None and t > now)])
+    return next_window_start(zone, after, tz)
 
 
 def decision_out(d: DecisionRecord) -> schemas.DecisionOut:
@@ -85,6 +104,8 @@ class StoreView:
     latest: dict[str, Reading]
     last_decisions: dict[str, DecisionRecord]
     alarms: list[Alarm]
+    # zone -> (paused until, held after a Stop until)
+    overrides: dict[str, tuple[datetime | None, datetime | None]]
 
 
 class StatusSnapshot:
@@ -99,9 +120,11 @@ class StatusSnapshot:
         farm: FarmConfig,
         telemetry: TelemetryStore,
         state: StateStore,
+        control: ControlStore,
         max_age_s: float = 1.0,
     ) -> None:
         self.farm = farm
+        self.control = control
         self.telemetry = telemetry
         self.state = state
         self.max_age_s = max_age_s
@@ -125,6 +148,7 @@ class StatusSnapshot:
                 self.telemetry.latest(self._sensors),
                 {zone: records[0] for zone, records in last.items() if records},
                 self.state.alarms(active_only=True, limit=200),
+                self.control.overrides(),
             )
             self._view = (time.monotonic(), view)
             return view
@@ -166,5 +190,7 @@ def zone_status(
         ),
         last_decision=decision_out(last_decision) if last_decision else None,
         last_alarm=alarm_out(last_alarm) if last_alarm else None,
-        next_run_at=next_window_start(zone, now, tz) if word == "dry" else None,
+        next_run_at=next_run_at(
+            zone, word == "dry", view.overrides.get(zone.id, (None, None)), now, tz
+        ),
     )

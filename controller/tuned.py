@@ -8,7 +8,7 @@ re-reads the tuning when the API says it changed (a retained message on
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from controller.service import Controller, utc_now
@@ -39,12 +39,10 @@ class TunedController(Controller):
         self.tuning_topic = tuning_topic(self.topics)
         self.link.subscriptions.append((self.tuning_topic, QOS_STATE))
 
-    async def on_message(self, message: Message) -> None:
-        if message.topic == self.tuning_topic:
-            self.retune()
-            await self.evaluate(None)  # at once with the new values
-            return
-        await super().on_message(message)
+    async def on_messages(self, messages: Sequence[Message]) -> None:
+        await super().on_messages(messages)  # our _absorb re-reads the tuning in its place
+        if any(m.topic == self.tuning_topic for m in messages):
+            await self.evaluate(None)  # every zone at once with the new values
 
     def _absorb(self, message: Message) -> str | None:
         # Also reached while the controller waits for valve states at start: keep the news.

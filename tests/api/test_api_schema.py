@@ -81,3 +81,22 @@ def test_no_5xx_and_every_4xx_says_why(live_api: ApiUnderTest) -> None:
     # Both the valid and the invalid requests got through: successes and field errors.
     assert statuses.get(200, 0) + statuses.get(202, 0) > 50, statuses
     assert statuses.get(422, 0) > 20, statuses
+
+
+def test_every_request_body_has_an_example(live_api: ApiUnderTest) -> None:
+    doc = live_api.app.openapi()
+    schemas = doc["components"]["schemas"]
+    missing = []
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is None:
+                continue
+            schema = body["schema"]
+            refs = [schema.get("$ref")] + [s.get("$ref") for s in schema.get("anyOf", [])]
+            [ref] = [r for r in refs if r]
+            model = schemas[ref.rsplit("/", 1)[1]]
+            props = model.get("properties", {}).values()
+            if not (model.get("examples") or any(p.get("examples") for p in props)):
+                missing.append(f"{method.upper()} {path}")
+    assert not missing, missing
