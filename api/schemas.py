@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +13,7 @@ from controller.rules import MAX_MANUAL_MINUTES
 class Farm(BaseModel):
     id: str
     name: str
+    default_language: str = Field("vi", description="Language of a new user of this farm")
 
 
 class ThresholdsOut(BaseModel):
@@ -49,8 +51,13 @@ class ZoneStatus(BaseModel):
     moisture: float | None = Field(None, description="Median of the zone's latest readings, m3/m3")
     moisture_at: datetime | None = None
     moisture_stale: bool
+    moisture_word: str = Field(description="dry, good, wet or unknown (no fresh reading)")
     valve: ValveOut
     last_decision: DecisionOut | None = None
+    last_alarm: AlarmOut | None = Field(None, description="The zone's latest active alarm")
+    next_run_at: datetime | None = Field(
+        None, description="When a dry zone may next be watered (its next window); null if not dry"
+    )
 
 
 class WaterNow(BaseModel):
@@ -153,9 +160,157 @@ class AlarmOut(BaseModel):
 
 
 class Acknowledge(BaseModel):
-    by: str = Field(min_length=1, max_length=64, examples=["technician Minh"])
+    by: str | None = Field(
+        None, max_length=64, description="Ignored: the logged-in user acknowledges", deprecated=True
+    )
 
 
 class Health(BaseModel):
     status: str
     problems: list[str]
+
+
+ZoneStatus.model_rebuild()
+
+
+class Problem(BaseModel):
+    code: str = Field(description="Stable, for the page's catalogue", examples=["pump_capacity"])
+    message: str = Field(description="Plain English")
+    field: str | None = None
+
+
+class ProblemOut(BaseModel):
+    detail: Problem
+
+
+class UserOut(BaseModel):
+    username: str = Field(examples=["lan"])
+    display_name: str = Field(examples=["Chị Lan"])
+    role: Literal["viewer", "farmer", "technician", "admin"]
+    language: Literal["vi", "en", "pt", "de"]
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=64, examples=["lan"])
+    password: str = Field(min_length=1, max_length=1024, examples=["a long passphrase"])
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`; also set as cookie")
+    expires_at: datetime
+    user: UserOut
+
+
+class MePatch(BaseModel):
+    language: Literal["vi", "en", "pt", "de"] | None = None
+    display_name: str | None = Field(None, min_length=1, max_length=80)
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^\S+$", examples=["minh"])
+    password: str = Field(min_length=10, max_length=1024, examples=["correct horse battery"])
+    role: Literal["viewer", "farmer", "technician", "admin"] = Field(examples=["technician"])
+    language: Literal["vi", "en", "pt", "de"] = "vi"
+    display_name: str | None = Field(None, min_length=1, max_length=80)
+
+
+class UserPatch(BaseModel):
+    role: Literal["viewer", "farmer", "technician", "admin"] | None = None
+    password: str | None = Field(None, min_length=10, max_length=1024)
+    language: Literal["vi", "en", "pt", "de"] | None = None
+    display_name: str | None = Field(None, min_length=1, max_length=80)
+    disabled: bool | None = None
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    username: str
+    action: str = Field(examples=["thresholds.update"])
+    target: str = Field(examples=["zone z1"])
+    before: Any = None
+    after: Any = None
+
+
+class UnknownDeviceOut(BaseModel):
+    device: str
+    first_seen: datetime
+    last_seen: datetime
+    last_topic: str
+    messages: int
+
+
+class HistoryPoint(BaseModel):
+    ts: datetime = Field(description="The reading's time, or the start of its hour")
+    sensor: str
+    vwc: float = Field(description="Reading, or the hour's mean (m3/m3)")
+    vwc_min: float | None = Field(None, description="Hourly points only")
+    vwc_max: float | None = Field(None, description="Hourly points only")
+
+
+class IrrigationPeriod(BaseModel):
+    start: datetime
+    end: datetime
+    litres: float
+
+
+class HistoryOut(BaseModel):
+    zone: str
+    start: datetime
+    end: datetime
+    range: Literal["day", "week", "season", "hours"]
+    resolution: Literal["raw", "hour"] = Field(
+        description="raw readings for a day or less; hourly means (then the newest raw) beyond"
+    )
+    points: list[HistoryPoint]
+    thresholds: ThresholdsOut
+    irrigation: list[IrrigationPeriod]
+
+
+class ThresholdPair(BaseModel):
+    start_pct: float = Field(gt=0, lt=100, description="Watering starts below (% VWC)")
+    stop_pct: float = Field(gt=0, lt=100, description="Watering stops at or above (% VWC)")
+
+
+class ThresholdsState(ThresholdPair):
+    source: Literal["preset", "override"] = Field(
+        description="preset: from soil and crop (or the farm file); override: set by a technician"
+    )
+    preset: ThresholdPair
+
+
+class ThresholdsIn(ThresholdPair):
+    model_config = {"json_schema_extra": {"examples": [{"start_pct": 24.0, "stop_pct": 30.0}]}}
+
+
+class PreviewIn(ThresholdPair):
+    days: float = Field(7, gt=0, le=90, description="How many past days to replay")
+
+
+class ProgramIO(BaseModel):
+    windows: list[str] = Field(
+        default_factory=list,
+        description="Local times automatic watering may run; empty = any time",
+        examples=[["05:00-09:00", "16:30-18:30"]],
+    )
+    min_off_minutes: int = Field(30, ge=0, le=1440)
+    max_run_minutes: int = Field(60, ge=1, le=720)
+    max_daily_minutes: int = Field(240, ge=1, le=1440)
+    max_daily_litres: float | None = Field(None, gt=0)
+    cycle_minutes: int | None = Field(None, ge=1, le=240, description="Cycle-and-soak: run")
+    soak_minutes: int | None = Field(None, ge=1, le=720, description="Cycle-and-soak: soak")
+    fallback_schedule: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Used only while the zone has no good reading",
+        examples=[[{"at": "05:30", "minutes": 20, "days": ["mon", "thu"]}]],
+    )
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    kind: Literal["sensor", "valve"]
+    zone_id: str | None
+    battery_pct: float | None = None
+    last_seen: datetime | None = None
+    rssi_dbm: float | None = Field(None, description="Not reported by the current firmware")
+    online: bool
+    calibration: dict[str, Any] | None = None

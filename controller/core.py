@@ -370,11 +370,12 @@ def admit(
 def _open(run: Run, z: ZoneFacts, farm: FarmFacts, plan: Plan, new_id: NewId, seconds: int) -> None:
     command_id = new_id()
     t = z.config.effective_thresholds
-    dry = (
-        f"moisture {pct(z.moisture)} below start threshold {pct(t.start)}, "
-        if z.moisture is not None
-        else ""
-    )
+    dry = ""
+    if z.moisture is not None:
+        below = z.moisture < t.start
+        # A top-up (rules.top_up_reason) opens a zone still above its start threshold.
+        dry = f"moisture {pct(z.moisture)} {'below' if below else 'above'} start threshold "
+        dry += f"{pct(t.start)}{'' if below else ', topping up before a long gap'}, "
     why = {
         RunKind.AUTO: f"{dry}water up to {pct(t.stop)}",
         RunKind.MANUAL: f"asked by {run.by}",

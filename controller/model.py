@@ -80,6 +80,8 @@ class ZoneFacts:
     paused_until: datetime | None = None
     hold_until: datetime | None = None  # after a manual stop
     schedule_fired: frozenset[str] = frozenset()  # fallback-schedule keys already used
+    # How fast the soil dries (vwc per hour, from the recent readings); None if not known.
+    drying_per_h: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

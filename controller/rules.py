@@ -26,6 +26,10 @@ from smartfarm.models import Action, ValveStatus
 MAX_MANUAL_MINUTES = 180
 
 
+# A zone is topped up only in the last hour of a window (top_up_reason).
+TOP_UP_LEAD = timedelta(hours=1)
+
+
 def pct(value: float) -> str:
     return f"{value * 100:.1f}%"
 
@@ -101,15 +105,61 @@ def may_start_auto(z: ZoneFacts, farm: FarmFacts, limits: Limits) -> Decision:
             f"last good soil reading is {age} old: not watering on old data",
         )
     if moisture >= t.start:
-        return _decision(
+        in_band = _decision(
             z, Action.HOLD, "in_band", f"moisture {pct(moisture)}, start threshold {pct(t.start)}"
         )
+        top_up = top_up_reason(z, farm, moisture)
+        if top_up is None or _start_blocker(z, farm) is not None:
+            return in_band
+        return _decision(z, Action.OPEN, "top_up", top_up)
     dry = f"moisture {pct(moisture)} below start threshold {pct(t.start)}"
     blocked = _start_blocker(z, farm)
     if blocked is not None:
         code, why = blocked
         return _decision(z, Action.SKIP, code, f"{dry}, but {why}")
     return _decision(z, Action.OPEN, "below_start", dry)
+
+
+def top_up_reason(z: ZoneFacts, farm: FarmFacts, moisture: float) -> str | None:
+    """Why a zone in band should be watered now, before a long gap without a window; or None.
+
+    Starts wait for the start threshold, so a zone just above it when the morning window
+    closes can be far below it by the evening window. In a window's last hour, a zone that
+    at its present rate of drying would cross the threshold before the next window opens
+    is watered now.
+    """
+    t = z.config.effective_thresholds
+    rate = z.drying_per_h
+    if not z.config.top_up or rate is None or rate <= 0 or moisture >= t.stop:
+        return None
+    end = window_end(z, farm)
+    if end is None or end <= farm.now or end - farm.now > TOP_UP_LEAD:
+        return None
+    reopen = next_window_start(z, farm, end)
+    hours = (reopen - farm.now).total_seconds() / 3600
+    expected = moisture - rate * hours
+    if expected >= t.start:
+        return None
+    return (
+        f"moisture {pct(moisture)} is drying {pct(rate)} an hour: about {pct(expected)} by the "
+        f"next window at {hhmm(reopen, farm)}, below start threshold {pct(t.start)}; "
+        "topping up before this window closes"
+    )
+
+
+def next_window_start(z: ZoneFacts, farm: FarmFacts, after: datetime) -> datetime:
+    """When automatic watering may next start at or after ``after`` (a window's end)."""
+    local = after.astimezone(farm.info.tz)
+    if any(w.contains(local.time().replace(tzinfo=None)) for w in z.config.windows):
+        return after  # another window follows straight on
+    starts = [
+        (local + timedelta(days=d)).replace(
+            hour=w.start.hour, minute=w.start.minute, second=0, microsecond=0
+        )
+        for w in z.config.windows
+        for d in (0, 1)
+    ]
+    return min(s for s in starts if s > local).astimezone(after.tzinfo)
 
 
 def _start_blocker(z: ZoneFacts, farm: FarmFacts) -> tuple[str, str] | None:

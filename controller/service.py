@@ -8,6 +8,7 @@ commands are published, so a restart knows what it had started.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controller import core, requests
+from controller.discovery import HomeAssistantBridge
 from controller.model import (
     Command,
+    Decision,
     FarmFacts,
     Plan,
     Run,
@@ -61,6 +64,13 @@ NOT_DRY = frozenset({"in_band", "no_reading", "sensor_stale", "sensor_fault"})
 LOG_REPEAT = timedelta(minutes=30)
 # A person's request older than this (it waited at the broker while we were down) is stale.
 REQUEST_MAX_AGE = timedelta(minutes=2)
+# Messages taken in one go: a burst is absorbed, then its zones are decided together and the
+# plan persisted in one transaction. Bounded so the first reading of a long backlog is not
+# kept waiting behind all the others.
+MAX_BATCH = 500
+# The sweep decides this many zones at a time and lets readings in between: deciding 10,000
+# zones in one go holds everything else up for a quarter of a second.
+SWEEP_SLICE = 500
 
 
 def utc_now() -> datetime:
@@ -105,6 +115,7 @@ class Controller:
         self.scheduler: ControllerScheduler | None = None
         valves = [z.valve for z in farm.zones] + [v for v in [farm.farm.pump.master_valve] if v]
         self._valve_zone = {z.valve: z.id for z in farm.zones}
+        self._zone_flow = {z.id: z.flow_lph for z in farm.zones}  # a property: computed once
         self._valve_ids = set(valves)
         self._open_valves: set[str] = set()
         self.link = MqttLink(
@@ -120,6 +131,12 @@ class Controller:
             # that waited too long is refused by its age, not lost silently.
             clean_session=False,
         )
+        self.gauge = farm.farm.rain_sensor
+        if self.gauge:
+            self.link.subscriptions.append((self.topics.rain(self.gauge), QOS_READING))
+        self._new_rain: list[tuple[datetime, float, str]] = []
+        self.ha = HomeAssistantBridge(farm, self.topics, self.link)  # controller/discovery.py
+        self.link.subscriptions += self.ha.subscriptions()
         self._deferred: list[Message] = []
         self._dry: set[str] = set()
         self._logged_at: dict[tuple[str, str], datetime] = {}
@@ -141,20 +158,29 @@ class Controller:
     async def run(self, scheduled: bool = True) -> None:
         await asyncio.to_thread(self.load)
         await self.link.start()
+        self.ha.publish_discovery()
         await self._await_valve_states()
         await self.reconcile()
-        for message in self._deferred:  # requests that came while we reconciled
-            await self.on_message(message)
+        await self.on_messages(self._deferred)  # requests that came while we reconciled
         self._deferred.clear()
         if scheduled:
             self.scheduler = ControllerScheduler(
-                self.farm, self.settings.resolved_state_db_url(), self.evaluate
+                self.farm, self.settings.resolved_state_db_url(), self.wake
             )
             self.scheduler.start(self.settings.evaluate_seconds, self.settings.sweep_seconds)
         log.info("controller: %d zones, %d runs resumed", len(self.zones), len(self.runs))
+        # The farm and its state are loaded: tens of thousands of objects that live as long
+        # as the process. Frozen, the collector stops walking them on every full collection,
+        # which otherwise stalls a reading for tens of milliseconds at 10,000 zones.
+        gc.collect()
+        gc.freeze()
+        inbox = self.link.messages
         try:
             while True:
-                await self.on_message(await self.link.messages.get())
+                batch = [await inbox.get()]
+                while len(batch) < MAX_BATCH and not inbox.empty():
+                    batch.append(inbox.get_nowait())
+                await self.on_messages(batch)
         finally:
             if self.scheduler is not None:
                 self.scheduler.shutdown()
@@ -185,15 +211,29 @@ class Controller:
     # -- incoming --------------------------------------------------------------------------
 
     async def on_message(self, message: Message) -> None:
-        if message.topic == self.topics.controller_request():
-            await self._on_request(message.payload)
-            return
-        zone = self._absorb(message)
-        if zone is not None:
-            await self.evaluate([zone])
+        await self.on_messages([message])
+
+    async def on_messages(self, messages: Sequence[Message]) -> None:
+        """Take in messages in order; the zones they concern are decided together.
+
+        A person's request is handled in its place: what came before it is decided first.
+        """
+        changed: dict[str, None] = {}  # insertion-ordered set
+        for message in self.ha.translate(messages, self.clock()):
+            if message.topic == self.topics.controller_request():
+                if changed:
+                    await self.evaluate(list(changed))
+                    changed.clear()
+                await self._on_request(message.payload)
+            elif (zone := self._absorb(message)) is not None:
+                changed[zone] = None
+        if self._new_rain:
+            await self._take_rain()
+        if changed:
+            await self.evaluate(list(changed))
 
     def _absorb(self, message: Message) -> str | None:
-        """Take in a reading or a valve state; the zone it concerns, if any."""
+        """Take in a reading, a valve state or rain; the zone it concerns, if any."""
         if self.topics.device_of(message.topic, "sensor", "reading"):
             try:
                 reading = self.parser.parse(message.topic, message.payload, self.clock())
@@ -202,6 +242,9 @@ class Controller:
             return self.readings.add(reading)
         if valve := self.topics.device_of(message.topic, "valve", "state"):
             return self._on_valve_state(valve, message.payload)
+        if message.topic == (self.gauge and self.topics.rain(self.gauge)):
+            self._on_rain_gauge(message.payload)
+            return None
         device = self.topics.device_of(message.topic, "device", "availability")
         if device in self._valve_ids and message.payload == b"offline":
             assert device is not None
@@ -240,6 +283,49 @@ class Controller:
             self.master_pending_since = None
         self._clear_alarm_later("valve_fault", self._valve_zone.get(valve))
         return self._valve_zone.get(valve)
+
+    def _on_rain_gauge(self, payload: bytes) -> None:
+        try:
+            data = payloads.decode("rain.v1", payload)
+            if data["device"] != self.gauge:
+                raise BadPayload("device_mismatch", f"payload device {data['device']!r}")
+            ts = payloads.parse_ts(data["ts"])
+            payloads.check_reading_time(ts, self.clock())
+        except BadPayload as err:
+            log.warning("controller: ignored bad report from rain gauge %s: %s", self.gauge, err)
+            return
+        mm = float(data["mm"])
+        # A report replayed after an outage, or delivered twice (QoS 1), has the same time.
+        if mm <= 0 or any(t == ts for t, _ in self.rain):
+            return
+        self.rain.append((ts, mm))
+        self._new_rain.append((ts, mm, f"rain gauge {self.gauge}"))
+
+    async def _take_rain(self) -> None:
+        """Persist and log the rain the gauge reported: it holds or shortens every zone."""
+        new, self._new_rain = self._new_rain, []
+        now = self.clock()
+        records = [
+            DecisionRecord(
+                now,
+                "*",
+                Action.HOLD,
+                f"{mm:.1f} mm of rain at {ts.astimezone(self.farm.farm.tz):%H:%M}",
+                by,
+                code="rain_reported",
+            )
+            for ts, mm, by in new
+        ]
+
+        def persist() -> None:
+            for ts, mm, by in new:
+                self.store.add_rain(ts, mm, by)
+            self.state.add_decisions(records)
+
+        await asyncio.to_thread(persist)
+        for record in records:
+            log.info("controller: *: %s (%s)", record.reason, record.by)
+            self._publish_decision(record)
 
     async def _on_request(self, payload: bytes) -> None:
         try:
@@ -287,7 +373,8 @@ class Controller:
             mm = float(req["mm"])
             self.store.add_rain(now, mm, by)
             self.rain.append((now, mm))
-            return Plan()
+            reason = f"{mm:.1f} mm of rain reported"
+            return Plan(decisions=[Decision("*", Action.HOLD, "rain_reported", reason, by=by)])
         if action == "water_everything":
             facts = {z: self.zone_facts(z, now) for z in self.zones}
             return requests.water_everything(
@@ -308,8 +395,20 @@ class Controller:
     # -- evaluation ------------------------------------------------------------------------
 
     async def evaluate(self, zones: Sequence[str] | None = None) -> Plan:
+        """Decide these zones (``[]``: the runs under way; ``None``: every zone) and act."""
         async with self._lock:
             return await self._evaluate_locked(zones, self.clock(), None)
+
+    async def wake(self, zones: Sequence[str] | None) -> None:
+        """The scheduler's call: the sweep (``None``) goes in slices, readings in between."""
+        if zones is not None:
+            await self.evaluate(zones)
+            return
+        await self.evaluate([])
+        ids = list(self.zones)
+        for i in range(0, len(ids), SWEEP_SLICE):
+            await asyncio.sleep(0)  # let the readings that came meanwhile be taken in
+            await self.evaluate(ids[i : i + SWEEP_SLICE])
 
     async def _evaluate_locked(
         self, zones: Sequence[str] | None, now: datetime, plan: Plan | None
@@ -319,11 +418,17 @@ class Controller:
             # A request's effects on pauses and holds apply to this very evaluation.
             self._apply_overrides(plan)
         consider = set(self.zones if zones is None else zones)
-        consider |= {r.zone for r in self.runs.values()}
+        if not zones:
+            # The tick ([]) and the sweep (None) move every run under way on; a reading moves
+            # only its own zone's, so its cost follows the zones that changed, not the farm.
+            consider |= {r.zone for r in self.runs.values()}
         if plan is not None:
             consider |= {r.zone for r in plan.runs.values()}
         farm = self.farm_facts(now)
-        facts = {z: self.zone_facts(z, now) for z in consider}
+        # Queued runs compete for the pump in every evaluation, so admission needs their facts.
+        queued = {r.zone for r in self.runs.values() if r.status is RunStatus.QUEUED}
+        facts = {z: self.zone_facts(z, now) for z in consider | queued}
+        self.ha.publish_zone_states({z: f.moisture for z, f in facts.items()}, now)
         first = core.evaluate(facts, self.runs, farm, self.limits, new_id, consider, plan)
         waiting = self._dry - consider
         if plan is None and waiting and self._starts_auto(first, now):
@@ -365,6 +470,7 @@ class Controller:
             paused_until=paused,
             hold_until=hold,
             schedule_fired=frozenset(self.fired.get(zone_id, ())),
+            drying_per_h=m.drying_per_h,
         )
 
     def _valve_facts(self, valve: str, zone: str | None) -> ValveFacts:
@@ -385,7 +491,7 @@ class Controller:
         # Proportional to open valves and runs under way, not to the number of zones.
         flowing = {self._valve_zone[v] for v in self._open_valves if v in self._valve_zone}
         flowing |= {r.zone for r in self.runs.values() if r.status is RunStatus.OPENING}
-        in_use = sum(self.zones[z].flow_lph for z in flowing)
+        in_use = sum(self._zone_flow[z] for z in flowing)
         window = timedelta(hours=info.rain.window_hours)
         rain = sum(mm for ts, mm in self.rain if ts >= now - window)
         master = None

@@ -153,21 +153,21 @@ class SyncedController(Controller):
 
         self.link.publish = counted  # type: ignore[method-assign]
 
-    async def on_message(self, message: Message) -> None:
-        if message.topic.startswith(self.up_prefix):
-            self.marks[message.topic[len(self.up_prefix) :]] = message.payload
-        else:
-            if sensor := self.topics.device_of(message.topic, "sensor", "reading"):
-                self.readings_seen[sensor] += 1
-            self._held.append(message)
+    async def on_messages(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            if message.topic.startswith(self.up_prefix):
+                self.marks[message.topic[len(self.up_prefix) :]] = message.payload
+            else:
+                if sensor := self.topics.device_of(message.topic, "sensor", "reading"):
+                    self.readings_seen[sensor] += 1
+                self._held.append(message)
         self.progress.set()
 
     async def release(self, token: bytes, always_mark: bool = False) -> bool:
         """Handle what is held, in a canonical order; if commands went out since the last
         marker (or ``always_mark``), tell the valves with one. Whether a marker went."""
         held, self._held = self._held, []
-        for message in sorted(held, key=_order):
-            await super().on_message(message)
+        await super().on_messages(sorted(held, key=_order))
         if self.commands_published == self._commands_marked and not always_mark:
             return False
         # After every command the handling published: each valve sees it after them.

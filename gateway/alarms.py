@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 from datetime import datetime
 
 import paho.mqtt.client as paho
@@ -17,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from smartfarm import payloads
 from smartfarm.models import Alarm
+from smartfarm.mqtt import configure_client
 from smartfarm.settings import MqttEndpoint
 from smartfarm.stores.state import StateStore
 
@@ -47,10 +47,7 @@ class AlarmPublisher:
         self.topic = topic
         self.endpoint = endpoint
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-        if endpoint.username:
-            self.client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            self.client.tls_set_context(ssl.create_default_context())
+        configure_client(self.client, endpoint)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
 
     def start(self) -> None:

@@ -13,7 +13,6 @@ one, so every message carries the connection's generation and stale acks are dro
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections import deque
@@ -26,6 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.metrics import GatewayStats
+from smartfarm.mqtt import configure_client
 from smartfarm.settings import MqttEndpoint
 
 log = logging.getLogger(__name__)
@@ -137,10 +137,7 @@ class MqttReceiver:
             protocol=paho.MQTTv311,
             manual_ack=True,
         )
-        if endpoint.username:
-            self.client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            self.client.tls_set_context(ssl.create_default_context())
+        configure_client(self.client, endpoint)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "controller": "controller.bench",
     "ingest": "gateway.bench",
     "season": "firmware_sim.season",
+    "api": "api.bench",
 }
 
 
@@ -111,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("--days", type=float, default=7.0, help="days to replay (7)")
     dry.add_argument("--start", type=float, required=True, help="start threshold, m3/m3")
     dry.add_argument("--stop", type=float, required=True, help="stop threshold, m3/m3")
+    users = sub.add_parser(
+        "users",
+        help="add, list or remove the people who may log in",
+        description="Users of the API and phone page, in the state database. Roles: viewer, "
+        "farmer, technician, admin. The password is asked for (or read from stdin).",
+    )
+    _add_common(users, skip=["--mqtt-url", "--farm"])
+    users.add_argument("action", choices=["add", "list", "remove", "password"])
+    users.add_argument("name", nargs="?", help="user name")
+    users.add_argument("--role", help="viewer, farmer, technician or admin (farmer)")
+    users.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     bench = sub.add_parser(
         "bench",
         help="benchmarks: each prints one JSON line",
@@ -119,7 +131,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="its own flags (NAME --help)")
+    _add_mqtt_acl(sub)
     return parser
+
+
+def _add_mqtt_acl(sub: Any) -> None:
+    acl = sub.add_parser(
+        "mqtt-acl",
+        help="write Mosquitto's password and ACL files from the farm config",
+        description="A user per device and process with only its own topics: DIR/passwd, "
+        "DIR/acl, DIR/credentials.json (client id -> username, password, role) and "
+        "DIR/compose.env. Passwords already in DIR/credentials.json are kept.",
+    )
+    acl.add_argument("--farm", dest="farm_file", help="farm config file (YAML)")
+    acl.add_argument("--out", required=True, help="directory to write the files to")
+    acl.add_argument("--topic-prefix", help="topic prefix (farm)")
+    acl.add_argument("--gateways", type=int, default=1, help="gateway users to create (1)")
+    acl.add_argument("--demo-sim", action="store_true", help="a user for the simulator (demo only)")
+    acl.add_argument("--rotate", action="store_true", help="new passwords for everyone")
+    dash = sub.add_parser(
+        "grafana-dashboard",
+        help="write the farm's Grafana dashboard (JSON) with each zone's thresholds",
+    )
+    dash.add_argument("--farm", dest="farm_file", help="farm config file (YAML)")
+    dash.add_argument("--out", required=True, help="file to write, e.g. deploy/grafana/...")
+
+
+def _deploy_file(args: argparse.Namespace) -> int:
+    """`mqtt-acl` and `grafana-dashboard`: files for the compose stack, from the farm config."""
+    from pathlib import Path
+
+    from smartfarm import grafana, mqtt_acl, settings
+
+    keys = ("farm_file", "topic_prefix")
+    overrides = {k: v for k in keys if (v := getattr(args, k, None))}
+    common = settings.CommonSettings(**overrides)
+    farm = load_farm_config(common.farm_file)
+    out = Path(args.out)
+    if args.command == "grafana-dashboard":
+        text = json.dumps(grafana.dashboard(farm), ensure_ascii=False, indent=2) + "\n"
+        out.write_text(text, encoding="utf-8")
+        return 0
+    creds = mqtt_acl.write_files(
+        out,
+        farm,
+        common.topic_prefix,
+        gateways=args.gateways,
+        demo_sim=args.demo_sim,
+        rotate=args.rotate,
+    )
+    sys.stdout.write(f"{len(creds)} MQTT users written to {out}/passwd, acl, credentials.json\n")
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -144,7 +206,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         module = importlib.import_module(BENCHMARKS[args.name])
         return int(module.main(args.args))
+    if args.command in ("mqtt-acl", "grafana-dashboard"):
+        try:
+            return _deploy_file(args)
+        except FarmConfigError as err:
+            sys.stderr.write(f"smartfarm: bad farm config:\n{err}\n")
+            return 2
+        except (ValidationError, ValueError, OSError) as err:
+            sys.stderr.write(f"smartfarm: {args.command}: {err}\n")
+            return 2
     overrides = _overrides(args)
+    if args.command == "users":
+        return _users(args, overrides)
     from controller.settings import ControllerSettings
     from gateway.settings import GatewaySettings
     from smartfarm import run, settings
@@ -183,6 +256,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"smartfarm: {err}\n")
         return 1
     return 0
+
+
+def _users(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    from api.users import users_command
+    from smartfarm.settings import ApiSettings
+    from smartfarm.stores.users import UserError
+
+    try:
+        settings = ApiSettings(**overrides)
+        return users_command(settings, args.action, args.name, args.role, args.password_stdin)
+    except (UserError, ValidationError, ValueError) as err:
+        sys.stderr.write(f"smartfarm users: {err}\n")
+        return 2
 
 
 if __name__ == "__main__":

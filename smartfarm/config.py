@@ -67,6 +67,9 @@ class ZoneConfig(_Strict):
     # Local time windows for automatic watering; empty means any time. Manual is not limited.
     windows: list[Window] = Field(default_factory=list)
     min_off_minutes: int = Field(30, ge=0, le=1440)
+    # In a window's last hour, start a zone that is still in band but, at its present rate
+    # of drying, would fall below its start threshold before the next window opens.
+    top_up: bool = True
     max_daily_minutes: int = Field(240, ge=1, le=1440)
     max_daily_litres: float | None = Field(None, gt=0)
     cycle_soak: CycleSoak | None = None

@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from smartfarm.inbox import Inbox
 from smartfarm.settings import MqttEndpoint
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,28 @@ class Will:
     retain: bool = True
 
 
+def tls_context(endpoint: MqttEndpoint) -> ssl.SSLContext:
+    """Verify the broker (system CAs or ``ca_file``); present a client certificate if set."""
+    try:
+        context = ssl.create_default_context(
+            cafile=str(endpoint.ca_file) if endpoint.ca_file else None
+        )
+        if endpoint.cert_file:
+            context.load_cert_chain(endpoint.cert_file, endpoint.key_file)
+    except (OSError, ssl.SSLError) as err:
+        files = [str(f) for f in (endpoint.ca_file, endpoint.cert_file, endpoint.key_file) if f]
+        raise ValueError(f"MQTT TLS files {', '.join(files)}: {err}") from err
+    return context
+
+
+def configure_client(client: paho.Client, endpoint: MqttEndpoint) -> None:
+    """User, password and TLS of ``endpoint`` on a paho client: one place for every client."""
+    if endpoint.username:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    if endpoint.tls:
+        client.tls_set_context(tls_context(endpoint))
+
+
 class MqttLink:
     """One MQTT connection: subscribes on every (re)connect, queues incoming messages."""
 
@@ -53,12 +76,11 @@ class MqttLink:
         will: Will | None = None,
         clean_session: bool = True,
         on_connect_publish: Sequence[tuple[str, bytes, int, bool]] = (),
-        queue_size: int = 0,
     ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
-        self.messages: asyncio.Queue[Message] = asyncio.Queue(maxsize=queue_size)
+        self.messages: Inbox[Message] = Inbox()
         self._birth = list(on_connect_publish)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
@@ -69,10 +91,7 @@ class MqttLink:
             clean_session=clean_session,
             protocol=paho.MQTTv311,
         )
-        if endpoint.username:
-            self.client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            self.client.tls_set_context(ssl.create_default_context())
+        configure_client(self.client, endpoint)
         if will is not None:
             self.client.will_set(will.topic, will.payload, will.qos, will.retain)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -149,7 +168,7 @@ class MqttLink:
         if self._loop is None:
             return
         message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain))
-        self._loop.call_soon_threadsafe(self.messages.put_nowait, message)
+        self.messages.put_threadsafe(self._loop, message)
 
     def _set_connected(self, value: bool) -> None:
         if self._loop is None:

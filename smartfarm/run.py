@@ -115,31 +115,44 @@ async def run_gateway(settings: GatewaySettings) -> None:
 
 
 async def run_controller(settings: ControllerSettings) -> None:
-    from controller.service import Controller
+    from controller.tuned import TunedController
+    from controller.tuning import TuningStore
 
     farm = _farm(settings)
     state = _open_state(settings)
     store = ControlStore(settings.resolved_state_db_url())
+    tuning = TuningStore(settings.resolved_state_db_url())
     try:
         await supervise(
             {
-                "controller": Controller(farm, settings, state, store).run(),
+                "controller": TunedController(farm, settings, state, store, tuning).run(),
                 "heartbeat": _heartbeat(settings.var_dir, "controller"),
             },
             {},
         )
     finally:
+        tuning.close()
         store.close()
         state.close()
 
 
-def _api_server(farm: FarmConfig, settings: ApiSettings, access_log: bool) -> tuple[_Server, Any]:
+def _api_server(
+    farm: FarmConfig, settings: ApiSettings, access_log: bool, first_admin: bool = False
+) -> tuple[_Server, Any]:
     from api.app import create_app
+    from api.users import ensure_first_admin, show_first_admin
+    from controller.tuning import TuningStore
+    from smartfarm.stores.users import UserStore
 
     telemetry = open_telemetry_store(settings, settings.var_dir)
     state = _open_state(settings)
     control = ControlStore(settings.resolved_state_db_url())
-    app = create_app(farm, settings, telemetry, state, control)
+    users = UserStore(settings.resolved_state_db_url())
+    tuning = TuningStore(settings.resolved_state_db_url())
+    password = ensure_first_admin(users, settings, generate=first_admin)
+    if password is not None:
+        show_first_admin(password, settings)
+    app = create_app(farm, settings, telemetry, state, control, users, tuning)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -148,7 +161,7 @@ def _api_server(farm: FarmConfig, settings: ApiSettings, access_log: bool) -> tu
         access_log=access_log,
         lifespan="on",
     )
-    return _Server(config), (telemetry, state, control)
+    return _Server(config), (telemetry, state, control, users, tuning)
 
 
 async def run_api(settings: ApiSettings) -> None:
@@ -198,7 +211,8 @@ async def run_sim(settings: SimSettings) -> None:
 
 async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) -> None:
     """Every part in one process: broker (unless given), sim, gateway, controller, API."""
-    from controller.service import Controller
+    from controller.tuned import TunedController
+    from controller.tuning import TuningStore
     from gateway.service import Gateway
     from smartfarm.embedded_broker import EmbeddedBroker, pick_port
 
@@ -216,12 +230,13 @@ async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) ->
     api_settings = ApiSettings(**overrides)
     telemetry = open_telemetry_store(gw_settings, gw_settings.var_dir)
     state = _open_state(gw_settings)
-    server, api_stores = _api_server(farm, api_settings, access_log=False)
+    server, api_stores = _api_server(farm, api_settings, access_log=False, first_admin=True)
     ctl_settings = ControllerSettings(**overrides)
     control = ControlStore(ctl_settings.resolved_state_db_url())
+    tuning = TuningStore(ctl_settings.resolved_state_db_url())
     jobs = {
         "gateway": Gateway(farm, gw_settings, telemetry, state).run(),
-        "controller": Controller(farm, ctl_settings, state, control).run(),
+        "controller": TunedController(farm, ctl_settings, state, control, tuning).run(),
         "sim": _sim(farm, SimSettings(**overrides)).run(),
         "api": server.serve(),
         "banner": _banner(server, api_settings, gw_settings.mqtt_url),
@@ -229,7 +244,7 @@ async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) ->
     try:
         await supervise(jobs, {"api": lambda: setattr(server, "should_exit", True)})
     finally:
-        for store in (telemetry, state, control, *api_stores):
+        for store in (telemetry, state, control, tuning, *api_stores):
             store.close()
         if broker is not None:
             await broker.stop()

@@ -6,12 +6,12 @@ here runs at import time. Secrets have no defaults.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +22,10 @@ class MqttEndpoint:
     tls: bool
     username: str | None
     password: str | None
+    # TLS only: a CA bundle to trust instead of the system's, and a client certificate.
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
 
 def parse_mqtt_url(url: str) -> MqttEndpoint:
@@ -53,6 +57,15 @@ class CommonSettings(BaseSettings):
     # SQLAlchemy URL of the state database (decisions, dead letters); SQLite under var_dir if unset.
     state_db_url: str | None = None
     log_level: str = "INFO"
+    # The broker's user and password (docs/deploy.md; `smartfarm mqtt-acl` makes them).
+    # They win over a user:pass in the URL, which must be URL-encoded and shows in `ps`.
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    # TLS (mqtts://): a CA bundle to trust (a farm's own CA), and a client certificate
+    # and key when the broker asks for one (require_certificate).
+    mqtt_ca_file: Path | None = None
+    mqtt_cert_file: Path | None = None
+    mqtt_key_file: Path | None = None
 
     @field_validator("mqtt_url")
     @classmethod
@@ -60,9 +73,32 @@ class CommonSettings(BaseSettings):
         parse_mqtt_url(value)
         return value
 
+    @model_validator(mode="after")
+    def _consistent_mqtt_security(self) -> CommonSettings:
+        tls_files = (self.mqtt_ca_file, self.mqtt_cert_file, self.mqtt_key_file)
+        if any(tls_files) and not parse_mqtt_url(self.mqtt_url).tls:
+            raise ValueError(
+                "SMARTFARM_MQTT_CA_FILE/_CERT_FILE/_KEY_FILE are for TLS: "
+                "use an mqtts:// SMARTFARM_MQTT_URL"
+            )
+        if bool(self.mqtt_cert_file) != bool(self.mqtt_key_file):
+            raise ValueError("SMARTFARM_MQTT_CERT_FILE and SMARTFARM_MQTT_KEY_FILE go together")
+        if self.mqtt_password is not None and not self.mqtt_username:
+            raise ValueError("SMARTFARM_MQTT_PASSWORD needs SMARTFARM_MQTT_USERNAME")
+        return self
+
     @property
     def mqtt(self) -> MqttEndpoint:
-        return parse_mqtt_url(self.mqtt_url)
+        endpoint = parse_mqtt_url(self.mqtt_url)
+        if self.mqtt_username:
+            password = self.mqtt_password.get_secret_value() if self.mqtt_password else None
+            endpoint = replace(endpoint, username=self.mqtt_username, password=password)
+        return replace(
+            endpoint,
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_cert_file,
+            key_file=self.mqtt_key_file,
+        )
 
     def resolved_state_db_url(self) -> str:
         return self.state_db_url or f"sqlite:///{self.var_dir / 'state.db'}"
@@ -107,6 +143,14 @@ class ApiSettings(CommonSettings, TelemetrySettings):
     client_id: str = "smartfarm-api"
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # How long a login lasts; a logout or a password change ends it sooner.
+    session_hours: float = Field(24 * 7, gt=0, le=24 * 366)
+    # First admin, created at start when there are no users (no default password, ever).
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+    # Where buyers reach the public traceability pages (/trace/...), e.g.
+    # https://trace.example.org; unset or empty: the address the QR label was printed from.
+    public_url: str | None = Field(None, pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$")
 
 
 class SimSettings(CommonSettings):

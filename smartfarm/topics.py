@@ -23,6 +23,9 @@ class Topics:
     def reading(self, sensor: str) -> str:
         return f"{self.base}/sensor/{sensor}/reading"
 
+    def rain(self, gauge: str) -> str:
+        return f"{self.base}/rain/{gauge}/reading"
+
     def valve_command(self, valve: str) -> str:
         return f"{self.base}/valve/{valve}/command"
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
+from smartfarm.testing.api_client import TEST_ADMIN_PASSWORD, ensure_user, login
 from smartfarm.testing.influxd import InfluxdServer
 from smartfarm.testing.mosquitto import MosquittoServer
 from smartfarm.testing.ports import free_port
@@ -56,6 +58,25 @@ class Stack:
     mqtt_url: str
     base_url: str
     var_dir: Path
+    # Every role's user has this password; the admin is created by the API from the env.
+    password: str = TEST_ADMIN_PASSWORD
+    _clients: dict[str, httpx.Client] = field(default_factory=dict)
+
+    def client(self, role: str = "admin") -> httpx.Client:
+        """An httpx client logged in as the user named after the role (created if missing)."""
+        if role not in self._clients:
+            if role != "admin":
+                ensure_user(self.client("admin"), role, self.password, role)
+            self._clients[role] = login(self.base_url, role, self.password)
+        return self._clients[role]
+
+    @property
+    def api(self) -> httpx.Client:
+        return self.client("admin")
+
+    def close(self) -> None:
+        for c in self._clients.values():
+            c.close()
 
 
 @pytest.fixture
@@ -73,6 +94,7 @@ def farm_stack(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[Stack]:
             "SMARTFARM_SPEED": "600",
             "SMARTFARM_REPORT_SECONDS": "1",
             "SMARTFARM_EVALUATE_SECONDS": "1",
+            "SMARTFARM_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD,
         },
     )
     for name in ("gateway", "controller", "api", "sim"):
@@ -80,6 +102,8 @@ def farm_stack(tmp_path: Path, mosquitto: MosquittoServer) -> Iterator[Stack]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base_url}/healthz", timeout=30)
-        yield Stack(procs, mosquitto.url, base_url, var_dir)
+        stack = Stack(procs, mosquitto.url, base_url, var_dir)
+        yield stack
+        stack.close()
     finally:
         procs.stop_all()

@@ -26,6 +26,15 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 
 SMARTFARM_SERVICES = ("gateway", "controller", "api", "sim")
+SERVERS = ("mosquitto", "influxdb", "postgres", "prometheus", "grafana")
+ONE_SHOT = ("grafana-grants",)
+# The MQTT user of each smartfarm service, as `smartfarm mqtt-acl` names them.
+MQTT_USERS = {
+    "gateway": ("smartfarm-gateway", "gateway"),
+    "controller": ("smartfarm-controller", "controller"),
+    "api": ("smartfarm-api", "api"),
+    "sim": ("smartfarm-sim", "sim"),
+}
 HEARTBEAT_SERVICES = ("gateway", "controller", "sim")
 SECRET_KEY = re.compile(r"TOKEN|PASSWORD|SECRET", re.IGNORECASE)
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}
@@ -106,10 +115,20 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 def test_no_version_key_and_the_expected_services() -> None:
     assert "version" not in compose()
-    assert set(services()) == {"mosquitto", "influxdb", *SMARTFARM_SERVICES}
+    assert set(services()) == {*SERVERS, *SMARTFARM_SERVICES, *ONE_SHOT}
 
 
-@pytest.mark.parametrize("name", ["mosquitto", "influxdb", *SMARTFARM_SERVICES])
+def test_one_shot_grants_retry_until_the_tables_exist_then_stop() -> None:
+    grants = services()["grafana-grants"]
+    assert grants["restart"] == "on-failure"
+    assert "healthcheck" not in grants
+    assert grants["depends_on"]["controller"] == {"condition": "service_healthy"}
+    command = " ".join(grants["command"])
+    assert "GRANT SELECT ON cycles, runs TO grafana_reader" in command
+    assert "ON_ERROR_STOP=1" in command
+
+
+@pytest.mark.parametrize("name", [*SERVERS, *SMARTFARM_SERVICES])
 def test_every_service_has_a_healthcheck_and_a_restart_policy(name: str) -> None:
     service = services()[name]
     assert service.get("restart") == "unless-stopped"
@@ -131,11 +150,39 @@ def test_smartfarm_services_share_one_build_and_run_a_real_subcommand(name: str)
     assert command == [name], f"{name}: command {command!r}"
     build_parser().parse_args(command)  # SystemExit(2) if the CLI has no such subcommand
     assert "smartfarm-var:/app/var" in service["volumes"]
+    # The farm file the services read is the host's FARM_DIR file, mounted read-only.
+    mounts = [interpolate(v, env_example()).split(":") for v in service["volumes"]]
+    farm_file = interpolate(environment(service)["SMARTFARM_FARM_FILE"], env_example())
+    host_dir = next(m[0] for m in mounts if m[1:] == ["/app/farm", "ro"])
+    assert (ROOT / host_dir / Path(farm_file).relative_to("/app/farm")).is_file()
     env = environment(service)
     assert env["SMARTFARM_VAR_DIR"] == "/app/var"
     assert interpolate(env["SMARTFARM_MQTT_URL"], {}) == "mqtt://mosquitto:1883"
-    state_db = interpolate(env["SMARTFARM_STATE_DB_URL"], {})
-    assert state_db.startswith("sqlite:////app/var/"), "state DB must live in the shared volume"
+    state_db = interpolate(env["SMARTFARM_STATE_DB_URL"], env_example())
+    assert state_db == (
+        "postgresql+psycopg://smartfarm:change-me-postgres-password@postgres:5432/smartfarm"
+    )
+    user, _role = MQTT_USERS[name]
+    assert env["SMARTFARM_MQTT_USERNAME"] == user
+    secret = env["SMARTFARM_MQTT_PASSWORD"]
+    assert secret.startswith(f"${{MQTT_{name.upper()}_PASSWORD:?"), secret
+
+
+def test_service_mqtt_users_are_the_ones_mqtt_acl_generates() -> None:
+    from smartfarm import mqtt_acl
+    from smartfarm.config import load_farm_config
+
+    farm = load_farm_config(ROOT / "examples" / "farm.yaml")
+    made = {c.username: c.role for c in mqtt_acl.plan_clients(farm, demo_sim=True)}
+    for user, role in MQTT_USERS.values():
+        assert made[user] == role
+    env = mqtt_acl.service_env(
+        {u: {"username": u, "password": "p", "role": r} for u, r in made.items()}
+    )
+    names = {line.split("=")[0] for line in env.splitlines() if "=" in line}
+    for name in MQTT_USERS:
+        assert f"MQTT_{name.upper()}_PASSWORD" in names
+        assert f"MQTT_{name.upper()}_PASSWORD" in env_example()
 
 
 @pytest.mark.parametrize("name", HEARTBEAT_SERVICES)
@@ -162,6 +209,9 @@ def test_published_ports_are_on_localhost_by_default(with_env_example: bool) -> 
         for name, service in services().items()
     }
     assert published["api"] == ["127.0.0.1:8080:8080"]
+    assert published["grafana"] == ["127.0.0.1:3000:3000"]
+    assert "postgres" not in published or not published["postgres"]
+    assert not published["prometheus"]
     for name, ports in published.items():
         for port in ports:
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond localhost"
@@ -176,9 +226,10 @@ def test_services_wait_for_healthy_dependencies() -> None:
             assert rule == {"condition": "service_healthy"}, f"{name} -> {dependency}"
             assert "healthcheck" in services()[dependency]
     for name in ("gateway", "api"):
-        assert set(services()[name]["depends_on"]) == {"mosquitto", "influxdb"}
-    for name in ("controller", "sim"):
-        assert set(services()[name]["depends_on"]) == {"mosquitto"}
+        assert set(services()[name]["depends_on"]) == {"mosquitto", "influxdb", "postgres"}
+    assert set(services()["controller"]["depends_on"]) == {"mosquitto", "postgres"}
+    assert set(services()["sim"]["depends_on"]) == {"mosquitto"}
+    assert set(services()["grafana"]["depends_on"]) == {"influxdb", "postgres", "prometheus"}
 
 
 def test_gateway_and_api_write_readings_to_the_influxdb_service() -> None:
@@ -189,6 +240,8 @@ def test_gateway_and_api_write_readings_to_the_influxdb_service() -> None:
             assert key in env, f"{name} lacks {key}"
     for name in ("controller", "sim"):
         assert not any(k.startswith("SMARTFARM_INFLUX_") for k in environment(services()[name]))
+    gateway = environment(services()["gateway"])
+    assert gateway["SMARTFARM_GATEWAY_METRICS_HOST"] == "0.0.0.0"  # for prometheus, unpublished
 
 
 def test_only_sim_is_optional_under_the_demo_profile() -> None:
@@ -200,10 +253,11 @@ def test_named_volumes_are_declared() -> None:
     declared = set(compose().get("volumes") or {})
     for name, service in services().items():
         for volume in service.get("volumes", []):
-            source = str(volume).split(":", 1)[0]
+            source = interpolate(str(volume), {}).split(":", 1)[0]
             if not source.startswith((".", "/")):
                 assert source in declared, f"{name} uses undeclared volume {source}"
     assert {"mosquitto-data", "influxdb-data", "smartfarm-var"} <= declared
+    assert {"postgres-data", "prometheus-data", "grafana-data"} <= declared
 
 
 # --- InfluxDB and secrets ------------------------------------------------------------------
@@ -229,7 +283,7 @@ def test_no_literal_secret_in_the_compose_file() -> None:
                 assert REQUIRED_ONLY.fullmatch(value), (
                     f"{name}: {key} must be ${{VAR:?message}} from .env, not {value!r}"
                 )
-    assert checked >= 4  # influx password and token, the services' tokens
+    assert checked >= 12  # influx, postgres, grafana, MQTT and first-admin secrets
     assert not [text for text in strings(compose()) if "change-me" in text]
 
 
@@ -244,7 +298,10 @@ def test_env_example_secrets_are_obvious_placeholders() -> None:
     text = ENV_EXAMPLE.read_text(encoding="utf-8")
     assert re.search(r"^#.*\.env\b", text, re.MULTILINE), "say to copy it to .env"
     secrets = {k: v for k, v in env_example().items() if SECRET_KEY.search(k)}
-    assert {"INFLUXDB_PASSWORD", "INFLUXDB_ADMIN_TOKEN"} <= set(secrets)
+    assert {"INFLUXDB_PASSWORD", "INFLUXDB_ADMIN_TOKEN", "POSTGRES_PASSWORD"} <= set(secrets)
+    assert {"MQTT_GATEWAY_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "SMARTFARM_ADMIN_PASSWORD"} <= set(
+        secrets
+    )
     for key, value in secrets.items():
         assert value.startswith("change-me-"), f"{key}={value!r} looks like a real secret"
     assert len(env_example()["INFLUXDB_PASSWORD"]) >= 8  # influx setup refuses shorter ones
@@ -253,7 +310,7 @@ def test_env_example_secrets_are_obvious_placeholders() -> None:
 def test_env_example_resolves_every_required_variable() -> None:
     for text in strings(compose()):
         interpolate(text, env_example())  # KeyError names a missing required variable
-    with pytest.raises(KeyError, match="INFLUXDB_"):
+    with pytest.raises(KeyError, match=r"INFLUXDB_|POSTGRES_"):
         for text in strings(compose()):
             interpolate(text, {})
 
@@ -261,27 +318,49 @@ def test_env_example_resolves_every_required_variable() -> None:
 # --- Mosquitto, Dockerfile, .dockerignore --------------------------------------------------
 
 
-def test_mosquitto_config_is_mounted_and_listens_on_1883_with_persistence() -> None:
+def mosquitto_listeners() -> dict[str, dict[str, str]]:
+    """Each listener line of deploy/mosquitto/mosquitto.conf with the settings under it."""
+    config = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+    listeners: dict[str, dict[str, str]] = {"global": {}}
+    current = "global"
+    for line in config.read_text(encoding="utf-8").splitlines():
+        words = line.split(None, 1)
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "listener":
+            current = words[1]
+            listeners[current] = {}
+        else:
+            listeners[current][words[0]] = words[1] if len(words) > 1 else ""
+    return listeners
+
+
+def test_mosquitto_config_is_mounted_and_the_network_listener_needs_users() -> None:
     mosquitto = services()["mosquitto"]
     assert mosquitto["image"] == "eclipse-mosquitto:2"
     mounts = [str(v) for v in mosquitto["volumes"]]
     config_mount = next(m for m in mounts if m.endswith("/mosquitto/config/mosquitto.conf:ro"))
-    config = ROOT / config_mount.split(":", 1)[0]
-    assert config == ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
-    assert config.is_file()
-    lines = [
-        line.split()
-        for line in config.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    assert ["listener", "1883"] in lines
-    assert ["persistence", "true"] in lines
-    assert ["allow_anonymous", "true"] in lines
-    assert "smartfarm mqtt-acl" in config.read_text(encoding="utf-8")
+    assert ROOT / config_mount.split(":", 1)[0] == ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+    assert "./deploy/mosquitto/health.acl:/mosquitto/config/health.acl:ro" in mounts
+    assert "${MQTT_ACL_DIR:-./deploy/mosquitto/generated}:/run/smartfarm-mqtt:ro" in mounts
     assert any(m.startswith("mosquitto-data:/mosquitto/data") for m in mounts)
+    listeners = mosquitto_listeners()
+    assert listeners["global"]["per_listener_settings"] == "true"
+    assert any(settings.get("persistence") == "true" for settings in listeners.values())
+    assert listeners["1883"] == {
+        "allow_anonymous": "false",
+        "password_file": "/mosquitto/config/passwd",
+        "acl_file": "/mosquitto/config/acl",
+    }
+    assert listeners["1880 127.0.0.1"]["acl_file"] == "/mosquitto/config/health.acl"
+    # The start command puts the generated files where the config reads them.
+    start = " ".join(mosquitto["command"])
+    assert "cp /run/smartfarm-mqtt/passwd /run/smartfarm-mqtt/acl /mosquitto/config/" in start
+    assert start.rstrip().endswith("exec mosquitto -c /mosquitto/config/mosquitto.conf")
     check = mosquitto["healthcheck"]["test"]
     assert check[:2] == ["CMD", "mosquitto_sub"]
-    assert "$$SYS/#" in check, "escape $SYS as $$SYS or compose interpolates it"
+    assert check[check.index("-p") + 1] == "1880"
+    assert "$$SYS/broker/uptime" in check, "escape $SYS as $$SYS or compose interpolates it"
 
 
 def test_dockerfile_is_multi_stage_non_root_with_the_cli_as_entrypoint() -> None:
@@ -359,4 +438,4 @@ def test_compose_cli_refuses_to_run_without_the_secrets(tmp_path: Path) -> None:
     empty.write_text("", encoding="utf-8")
     result = run_compose_config(empty)
     assert result.returncode != 0
-    assert "INFLUXDB_" in result.stdout + result.stderr
+    assert re.search(r"(INFLUXDB|POSTGRES|MQTT|GRAFANA)_", result.stdout + result.stderr)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from smartfarm import payloads
@@ -36,7 +35,7 @@ def free_the_pump(stack: Stack) -> None:
     """Stop the two big zones, which the controller may be watering on its own: a manual run
     goes first in the queue but does not cut short a run already under way."""
     for zone in ("z1", "z2"):
-        assert httpx.post(f"{stack.base_url}/api/v1/zones/{zone}/stop").status_code == 202
+        assert stack.api.post(f"/api/v1/zones/{zone}/stop").status_code == 202
     poll(
         lambda: zones(stack),
         lambda zs: all(zs[z]["valve"]["state"] == "closed" for z in ("z1", "z2")),
@@ -45,7 +44,7 @@ def free_the_pump(stack: Stack) -> None:
 
 
 def zones(stack: Stack) -> dict[str, dict[str, Any]]:
-    response = httpx.get(f"{stack.base_url}/api/v1/zones", timeout=5)
+    response = stack.api.get("/api/v1/zones", timeout=5)
     response.raise_for_status()
     return {z["id"]: z for z in response.json()}
 
@@ -58,7 +57,7 @@ def test_readings_reach_the_store_and_the_api(farm_stack: Stack) -> None:
     assert 0.0 < z1["moisture"] < 0.6
     assert z1["moisture_stale"] is False
     assert z1["thresholds"] == {"start": 0.304, "stop": 0.346}
-    history = httpx.get(f"{farm_stack.base_url}/api/v1/zones/z1/history?hours=1").json()
+    history = farm_stack.api.get("/api/v1/zones/z1/history?hours=1").json()
     assert {p["sensor"] for p in history["points"]} == {"s-z1-a", "s-z1-b"}
 
 
@@ -97,7 +96,7 @@ def test_controller_opens_a_dry_zone_with_a_bounded_command_and_closes_it(
         )
         decision = payloads.decode("decision.v1", published.payload)
         assert (decision["zone"], decision["command_id"]) == ("z1", command["id"])
-        log = httpx.get(f"{stack.base_url}/api/v1/decisions?zone=z1").json()
+        log = stack.api.get("/api/v1/decisions?zone=z1").json()
         actions = [d["action"] for d in log]
         assert "open" in actions and "close" in actions
         assert all(d["reason"] for d in log)
@@ -108,35 +107,34 @@ def test_controller_opens_a_dry_zone_with_a_bounded_command_and_closes_it(
 def test_water_now_and_stop_through_the_api(farm_stack: Stack) -> None:
     poll(lambda: zones(farm_stack)["z3"]["valve"]["state"], lambda s: s == "closed")
     free_the_pump(farm_stack)
-    response = httpx.post(f"{farm_stack.base_url}/api/v1/zones/z3/water", json={"minutes": 5})
+    response = farm_stack.api.post("/api/v1/zones/z3/water", json={"minutes": 5})
     assert response.status_code == 202
     valve = poll(
         lambda: zones(farm_stack)["z3"]["valve"], lambda v: v["state"] == "open", timeout=10
     )
     until = payloads.parse_ts(valve["until"]) - payloads.parse_ts(valve["since"])
     assert timedelta(minutes=4, seconds=58) <= until <= timedelta(minutes=5, seconds=2)
-    assert httpx.post(f"{farm_stack.base_url}/api/v1/zones/z3/stop").status_code == 202
+    assert farm_stack.api.post("/api/v1/zones/z3/stop").status_code == 202
     poll(lambda: zones(farm_stack)["z3"]["valve"]["state"], lambda s: s == "closed", timeout=10)
-    reasons = [
-        d["reason"] for d in httpx.get(f"{farm_stack.base_url}/api/v1/decisions?zone=z3").json()
-    ]
-    assert any("water now for 5 min, asked by web" in r for r in reasons)
-    assert any("stop pressed by web" in r for r in reasons)
+    reasons = [d["reason"] for d in farm_stack.api.get("/api/v1/decisions?zone=z3").json()]
+    assert any("water now for 5 min, asked by admin" in r for r in reasons)
+    assert any("stop pressed by admin" in r for r in reasons)
 
 
 def test_bad_requests_name_the_field(farm_stack: Stack) -> None:
-    response = httpx.post(f"{farm_stack.base_url}/api/v1/zones/z1/water", json={"minutes": 0})
+    response = farm_stack.api.post("/api/v1/zones/z1/water", json={"minutes": 0})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "minutes"]
-    response = httpx.post(f"{farm_stack.base_url}/api/v1/zones/nope/water", json={"minutes": 5})
+    response = farm_stack.api.post("/api/v1/zones/nope/water", json={"minutes": 5})
     assert response.status_code == 404
-    assert "nope" in response.json()["detail"]
+    assert response.json()["detail"]["code"] == "no_such_zone"
+    assert "nope" in response.json()["detail"]["message"]
 
 
 def test_a_valve_closes_itself_when_the_controller_is_killed_mid_run(farm_stack: Stack) -> None:
     poll(lambda: zones(farm_stack)["z4"]["valve"]["state"], lambda s: s == "closed")
     free_the_pump(farm_stack)
-    httpx.post(f"{farm_stack.base_url}/api/v1/zones/z4/water", json={"minutes": 1})
+    farm_stack.api.post("/api/v1/zones/z4/water", json={"minutes": 1})
     valve = poll(
         lambda: zones(farm_stack)["z4"]["valve"], lambda v: v["state"] == "open", timeout=10
     )
@@ -165,7 +163,7 @@ def test_a_valve_closes_itself_when_the_controller_is_killed_mid_run(farm_stack:
 
 
 def runs(stack: Stack, zone: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{stack.base_url}/api/v1/runs?zone={zone}", timeout=5)
+    response = stack.api.get(f"/api/v1/runs?zone={zone}", timeout=5)
     response.raise_for_status()
     return list(response.json())
 
@@ -177,7 +175,7 @@ def test_a_restarted_controller_resumes_an_open_run_without_opening_again(
     free_the_pump(farm_stack)
     probe = Probe(farm_stack.mqtt_url, [TOPICS.valve_command("v-z3")], client_id="watch-z3")
     try:
-        httpx.post(f"{farm_stack.base_url}/api/v1/zones/z3/water", json={"minutes": 2})
+        farm_stack.api.post("/api/v1/zones/z3/water", json={"minutes": 2})
         poll(lambda: zones(farm_stack)["z3"]["valve"]["state"], lambda s: s == "open", timeout=10)
         farm_stack.procs.kill("controller")
         farm_stack.procs.start("controller", "controller")
@@ -186,7 +184,7 @@ def test_a_restarted_controller_resumes_an_open_run_without_opening_again(
         assert (run["kind"], run["status"]) == ("manual", "running")
         opens = [m for m in probe.messages if json.loads(m.payload)["action"] == "open"]
         assert len(opens) == 1
-        assert httpx.post(f"{farm_stack.base_url}/api/v1/zones/z3/stop").status_code == 202
+        assert farm_stack.api.post("/api/v1/zones/z3/stop").status_code == 202
         poll(lambda: zones(farm_stack)["z3"]["valve"]["state"], lambda s: s == "closed")
         run = poll(lambda: runs(farm_stack, "z3")[0], lambda r: r["status"] == "cancelled")
         assert 5 <= run["delivered_s"] <= 30
@@ -199,7 +197,7 @@ def test_water_everything_is_sequenced_by_the_pump(farm_stack: Stack) -> None:
         lambda: zones(farm_stack),
         lambda zs: all(z["valve"]["state"] != "unknown" for z in zs.values()),
     )
-    response = httpx.post(f"{farm_stack.base_url}/api/v1/water-everything", json={"minutes": 5})
+    response = farm_stack.api.post("/api/v1/water-everything", json={"minutes": 5})
     assert response.status_code == 202
     flows = {"z1": 4400, "z2": 4000, "z3": 1600, "z4": 3600}
     status = poll(
@@ -209,36 +207,28 @@ def test_water_everything_is_sequenced_by_the_pump(farm_stack: Stack) -> None:
     )
     open_flow = sum(flows[z] for z, v in status.items() if v["valve"]["state"] == "open")
     assert open_flow <= 9000
-    decisions = httpx.get(f"{farm_stack.base_url}/api/v1/decisions?limit=100").json()
+    decisions = farm_stack.api.get("/api/v1/decisions?limit=100").json()
     assert any(d["code"] == "pump_busy" for d in decisions)
-    everything = [
-        r
-        for r in httpx.get(f"{farm_stack.base_url}/api/v1/runs").json()
-        if r["kind"] == "everything"
-    ]
+    everything = [r for r in farm_stack.api.get("/api/v1/runs").json() if r["kind"] == "everything"]
     assert {r["zone"] for r in everything} == set(flows)
 
 
 def test_pause_and_resume_through_the_api(farm_stack: Stack) -> None:
     until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    response = httpx.post(f"{farm_stack.base_url}/api/v1/zones/z2/pause", json={"until": until})
+    response = farm_stack.api.post("/api/v1/zones/z2/pause", json={"until": until})
     assert response.status_code == 202
     reasons = poll(
-        lambda: [
-            d["reason"] for d in httpx.get(f"{farm_stack.base_url}/api/v1/decisions?zone=z2").json()
-        ],
-        lambda rs: any("paused by web until" in r for r in rs),
+        lambda: [d["reason"] for d in farm_stack.api.get("/api/v1/decisions?zone=z2").json()],
+        lambda rs: any("paused by admin until" in r for r in rs),
         timeout=10,
     )
     assert reasons
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    bad = httpx.post(f"{farm_stack.base_url}/api/v1/zones/z2/pause", json={"until": past})
+    bad = farm_stack.api.post("/api/v1/zones/z2/pause", json={"until": past})
     assert bad.status_code == 422
-    assert httpx.post(f"{farm_stack.base_url}/api/v1/zones/z2/resume").status_code == 202
+    assert farm_stack.api.post("/api/v1/zones/z2/resume").status_code == 202
     poll(
-        lambda: [
-            d["code"] for d in httpx.get(f"{farm_stack.base_url}/api/v1/decisions?zone=z2").json()
-        ],
+        lambda: [d["code"] for d in farm_stack.api.get("/api/v1/decisions?zone=z2").json()],
         lambda codes: "resumed" in codes,
         timeout=10,
     )
@@ -261,19 +251,19 @@ def test_a_valve_refuses_an_open_without_a_duration(farm_stack: Stack) -> None:
 
 def test_dry_run_of_new_thresholds_through_the_api(farm_stack: Stack) -> None:
     poll(
-        lambda: len(
-            httpx.get(f"{farm_stack.base_url}/api/v1/zones/z1/history?hours=1").json()["points"]
-        ),
+        lambda: len(farm_stack.api.get("/api/v1/zones/z1/history?hours=1").json()["points"]),
         lambda n: n >= 6,
     )
-    url = f"{farm_stack.base_url}/api/v1/zones/z1/dry-run"
-    result = httpx.post(url, json={"days": 1, "start": 0.40, "stop": 0.45}, timeout=30).json()
+    url = "/api/v1/zones/z1/dry-run"
+    result = farm_stack.api.post(
+        url, json={"days": 1, "start": 0.40, "stop": 0.45}, timeout=30
+    ).json()
     assert result["readings"] >= 6
     # Everything recorded is below 40%: the new start threshold opens at once, with reasons.
     assert result["runs"] and result["minutes"] > 0
     assert result["decisions"][0]["code"] == "open_auto"
     assert "below start threshold 40.0%" in result["decisions"][0]["reason"]
-    bad = httpx.post(url, json={"days": 1, "start": 0.4, "stop": 0.3})
+    bad = farm_stack.api.post(url, json={"days": 1, "start": 0.4, "stop": 0.3})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "start"]
 
 
@@ -295,7 +285,7 @@ def test_a_request_that_waited_too_long_is_refused_with_the_reason(farm_stack: S
     finally:
         probe.close()
     decision = poll(
-        lambda: httpx.get(f"{farm_stack.base_url}/api/v1/decisions?zone=z2").json(),
+        lambda: farm_stack.api.get("/api/v1/decisions?zone=z2").json(),
         lambda ds: any(d["code"] == "request_stale" for d in ds),
         timeout=10,
     )

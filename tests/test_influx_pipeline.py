@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from smartfarm.stores.influx import InfluxTelemetryStore
+from smartfarm.testing.api_client import TEST_ADMIN_PASSWORD, login
 from smartfarm.testing.influxd import InfluxdServer
 from smartfarm.testing.mosquitto import MosquittoServer
 from smartfarm.testing.ports import free_port
@@ -32,6 +32,7 @@ def test_readings_land_in_influxdb_and_the_api_reads_them_back(
             "SMARTFARM_INFLUX_DATABASE": "farm",
             "SMARTFARM_PORT": str(port),
             "SMARTFARM_REPORT_SECONDS": "0.5",
+            "SMARTFARM_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD,
         },
     )
     for name in ("gateway", "api", "sim"):
@@ -39,16 +40,17 @@ def test_readings_land_in_influxdb_and_the_api_reads_them_back(
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base}/healthz")
+        api = login(base, "admin", TEST_ADMIN_PASSWORD)
         deadline = time.monotonic() + 30
         while True:
-            zones = httpx.get(f"{base}/api/v1/zones", timeout=5).json()
+            zones = api.get("/api/v1/zones").json()
             if all(z["moisture"] is not None for z in zones):
                 break
             for name in ("gateway", "api", "sim"):
                 procs.assert_running(name)
             assert time.monotonic() < deadline, f"no readings via InfluxDB: {zones}"
             time.sleep(0.3)
-        history = httpx.get(f"{base}/api/v1/zones/z1/history?hours=1", timeout=5).json()
+        history = api.get("/api/v1/zones/z1/history?hours=1").json()
         assert {p["sensor"] for p in history["points"]} == {"s-z1-a", "s-z1-b"}
     finally:
         procs.stop_all()

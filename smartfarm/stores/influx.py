@@ -363,16 +363,7 @@ class InfluxTelemetryStore:
             ' GROUP BY time(1h), "farm", "zone", "sensor" fill(none)'
         )
         stats = [
-            HourlyStat(
-                farm=str(row["farm"]),
-                zone=str(row["zone"]),
-                sensor=str(row["sensor"]),
-                hour=from_ns(int(row["time"])),
-                count=int(row["count"]),
-                vwc_min=float(row["min"]),
-                vwc_mean=float(row["mean"]),
-                vwc_max=float(row["max"]),
-            )
+            _hourly_stat(row, ("count", "min", "mean", "max"))
             for row in self._query(statement)
             if row.get("count")
         ]
@@ -403,16 +394,7 @@ class InfluxTelemetryStore:
             f" AND time >= {to_ns(start)} AND time < {to_ns(end)} ORDER BY time ASC"
         )
         stats = [
-            HourlyStat(
-                farm=str(row["farm"]),
-                zone=str(row["zone"]),
-                sensor=str(row["sensor"]),
-                hour=from_ns(int(row["time"])),
-                count=int(row["n"]),
-                vwc_min=float(row["vwc_min"]),
-                vwc_mean=float(row["vwc_mean"]),
-                vwc_max=float(row["vwc_max"]),
-            )
+            _hourly_stat(row, ("n", "vwc_min", "vwc_mean", "vwc_max"))
             for row in self._query(statement, db=db)
         ]
         return sorted(stats, key=lambda s: (s.hour, s.sensor))
@@ -471,4 +453,19 @@ def _reading(row: dict[str, Any]) -> Reading:
         temp_c=_float_or_none(row.get("temp_c")),
         battery_v=_float_or_none(row.get("battery_v")),
         quality=str(row.get("quality") or "good"),
+    )
+
+
+def _hourly_stat(row: dict[str, Any], names: tuple[str, str, str, str]) -> HourlyStat:
+    """An hourly stat from a query row whose count, min, mean and max columns are ``names``."""
+    n, low, mean, high = names
+    return HourlyStat(
+        farm=str(row["farm"]),
+        zone=str(row["zone"]),
+        sensor=str(row["sensor"]),
+        hour=from_ns(int(row["time"])),
+        count=int(row[n]),
+        vwc_min=float(row[low]),
+        vwc_mean=float(row[mean]),
+        vwc_max=float(row[high]),
     )

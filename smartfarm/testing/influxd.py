@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from smartfarm.testing.ports import free_port
+from smartfarm.testing.processes import terminate
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +142,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
     def stop(self) -> None:
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                log.warning("influxd on %s ignored SIGTERM, killing it", self.url)
-                self._proc.kill()
-                self._proc.wait()
+            terminate(self._proc, f"influxd on {self.url}")
             self._proc = None
 
     def __enter__(self) -> InfluxdServer:

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from smartfarm.testing.ports import free_port, wait_for_port
+from smartfarm.testing.processes import terminate
 
 
 class MosquittoServer:
@@ -56,12 +57,7 @@ class MosquittoServer:
 
     def stop(self) -> None:
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            terminate(self._proc, f"mosquitto on port {self.port}")
             self._proc = None
 
     def __enter__(self) -> MosquittoServer:

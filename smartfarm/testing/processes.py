@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -11,6 +12,19 @@ import time
 from pathlib import Path
 
 import httpx
+
+log = logging.getLogger(__name__)
+
+
+def terminate(proc: subprocess.Popen[bytes], name: str, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if ``proc`` has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("%s ignored SIGTERM for %.0f s, killing it", name, timeout)
+        proc.kill()
+        proc.wait()
 
 
 class ProcessGroup:

@@ -20,9 +20,11 @@ from controller.model import (
     ValveFacts,
     ZoneFacts,
 )
+from controller.readings import ReadingBook
 from controller.requests import pause, stop, water_everything, water_now
-from smartfarm.config import FarmInfo, ZoneConfig
-from smartfarm.models import Action, ValveStatus
+from smartfarm.config import FarmInfo, ZoneConfig, parse_farm_config
+from smartfarm.models import Action, Reading, ValveStatus
+from tests.conftest import EXAMPLE_FARM
 
 # 05:30 in Vietnam (UTC+7).
 NOW = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)
@@ -520,3 +522,86 @@ def test_a_cycle_cut_short_by_its_window_is_no_leak() -> None:
         plan.runs["r1"].end_reason or ""
     )
     assert not any(a.kind == "leak_or_clog" for a in plan.alarms)
+
+
+TWO_WINDOWS = {"windows": ["05:00-06:00", "16:00-19:00"]}  # NOW is 05:30, 30 min before the end
+
+
+@pytest.mark.parametrize(
+    ("case", "zone", "farm_kw", "code"),
+    [
+        (
+            "drying fast, long gap: top up",
+            facts(config=TWO_WINDOWS, drying_per_h=0.003),
+            {},
+            "top_up",
+        ),
+        ("drying slowly: holds", facts(config=TWO_WINDOWS, drying_per_h=0.001), {}, "in_band"),
+        ("rate unknown: holds", facts(config=TWO_WINDOWS, drying_per_h=None), {}, "in_band"),
+        ("wetting: holds", facts(config=TWO_WINDOWS, drying_per_h=-0.01), {}, "in_band"),
+        (
+            "too early in the window",
+            facts(config={"windows": ["05:00-09:00", "16:00-19:00"]}, drying_per_h=0.003),
+            {},
+            "in_band",
+        ),
+        ("no windows: no gap", facts(drying_per_h=0.003), {}, "in_band"),
+        (
+            "turned off",
+            facts(config={**TWO_WINDOWS, "top_up": False}, drying_per_h=0.003),
+            {},
+            "in_band",
+        ),
+        (
+            "rain holds it",
+            facts(config=TWO_WINDOWS, drying_per_h=0.003),
+            {"rain_mm": 12.0},
+            "in_band",
+        ),
+        (
+            "resting after a run",
+            facts(
+                config=TWO_WINDOWS,
+                drying_per_h=0.003,
+                last_run_ended_at=NOW - timedelta(minutes=10),
+            ),
+            {},
+            "in_band",
+        ),
+        (
+            "at the stop threshold",
+            facts(config=TWO_WINDOWS, drying_per_h=0.003, moisture=0.35),
+            {},
+            "in_band",
+        ),
+    ],
+)
+def test_top_up_before_a_long_gap_between_windows(
+    case: str, zone: ZoneFacts, farm_kw: dict[str, Any], code: str
+) -> None:
+    plan = run_once([zone], f=farm(**farm_kw))
+    codes = [d.code for d in plan.decisions if d.zone == "z1"]
+    if code == "top_up":
+        assert "queued" in codes and plan.commands, case
+        reasons = " / ".join(d.reason for d in plan.decisions)
+        assert "drying 0.3% an hour: about 28.8% by the next window at 16:00" in reasons, reasons
+        assert "below start threshold 30.0%; topping up" in reasons
+        assert "above start threshold 30.0%, topping up before a long gap" in reasons
+    else:
+        assert codes[-1] == code and not plan.commands, (case, codes)
+
+
+def test_the_drying_trend_follows_the_readings_and_restarts_after_watering() -> None:
+    farm_cfg = parse_farm_config(EXAMPLE_FARM.read_text(encoding="utf-8"))
+    zone = farm_cfg.zone("z2")  # one sensor, s-z2-a
+    book = ReadingBook(farm_cfg, NOW)
+
+    def read(minutes: int, vwc: float, seq: int) -> None:
+        ts = NOW + timedelta(minutes=minutes)
+        book.add(Reading("demo-farm", "z2", "s-z2-a", ts, seq, vwc))
+
+    for i in range(0, 61, 5):  # 1 h, drying 0.6% an hour
+        read(i, 0.30 - 0.006 * i / 60, i)
+    assert book.drying_per_h(zone) == pytest.approx(0.006, rel=0.05)
+    read(70, 0.33, 100)  # watered: the trend starts again
+    assert book.drying_per_h(zone) is None

@@ -33,6 +33,7 @@ SCHEMA_OF = {
     frozenset({"issued"}): "valve-command.v1",
     frozenset({"state"}): "valve-state.v1",
     frozenset({"by"}): "controller-request.v1",
+    frozenset({"mm", "seq"}): "rain.v1",
 }
 
 
@@ -45,7 +46,7 @@ def schema_for(example: dict[str, object]) -> str:
 
 def test_every_protocol_example_validates() -> None:
     examples = protocol_examples()
-    assert len(examples) >= 12
+    assert len(examples) >= 13
     for example in examples:
         payloads.decode(schema_for(example), json.dumps(example).encode())
 
