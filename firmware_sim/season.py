@@ -134,9 +134,9 @@ def measure(sim: SimFarm, interventions: dict[str, int], wall_s: float) -> RunRe
     water = deficit_weighted = area = error = 0.0
     stressed: list[str] = []
     for z in sim.zones:
-        root = z.root
-        assert root is not None, "a season needs the root-zone model"
-        led = root.ledger
+        if z.root is None:
+            raise ValueError("a season needs the root-zone model (a farm with weather)")
+        led = z.root.ledger
         water += led.irrigation_mm * z.zone.area_m2 / 1000
         deficit_weighted += led.deficit_mm * z.zone.area_m2
         area += z.zone.area_m2
@@ -145,14 +145,10 @@ def measure(sim: SimFarm, interventions: dict[str, int], wall_s: float) -> RunRe
             for day, v in sorted(z.daily.items())
             if v[3] > 0 and v[2] / v[3] < STRESS_KS
         ]
-    for z in sim.zones:
-        root = z.root
-        assert root is not None
-        led = root.ledger
-        start = z.start_storage_mm
         inflow = led.irrigation_mm + led.rain_in_mm
         outflow = led.et_mm + led.drainage_mm + led.runoff_mm
-        error = max(error, abs(inflow - outflow - (root.storage_mm - start)))
+        stored = z.root.storage_mm - z.start_storage_mm
+        error = max(error, abs(inflow - outflow - stored))
     return RunResult(
         water_m3=round(water, 2),
         energy_kwh=round(pump_energy_kwh(water), 1),

@@ -140,6 +140,18 @@ class SyncedController(Controller):
         self.readings_seen: dict[str, int] = defaultdict(int)
         self.marks: dict[str, bytes] = {}
         self._held: list[Message] = []
+        # Valve commands published, and how many a marker already follows: a round with no
+        # new command needs no marker, and the driver need not wait for the valves.
+        self.commands_published = 0
+        self._commands_marked = 0
+        publish = self.link.publish
+
+        def counted(topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+            if self.topics.device_of(topic, "valve", "command"):
+                self.commands_published += 1
+            publish(topic, payload, qos, retain)
+
+        self.link.publish = counted  # type: ignore[method-assign]
 
     async def on_messages(self, messages: Sequence[Message]) -> None:
         for message in messages:
@@ -151,12 +163,17 @@ class SyncedController(Controller):
                 self._held.append(message)
         self.progress.set()
 
-    async def release(self, token: bytes) -> None:
-        """Handle what is held, in a canonical order, then tell the valves with a marker."""
+    async def release(self, token: bytes, always_mark: bool = False) -> bool:
+        """Handle what is held, in a canonical order; if commands went out since the last
+        marker (or ``always_mark``), tell the valves with one. Whether a marker went."""
         held, self._held = self._held, []
         await super().on_messages(sorted(held, key=_order))
+        if self.commands_published == self._commands_marked and not always_mark:
+            return False
         # After every command the handling published: each valve sees it after them.
+        self._commands_marked = self.commands_published
         self.link.publish(self.down_topic, token, QOS_COMMAND)
+        return True
 
 
 def _no_delay(_client: Any, _userdata: Any, sock: Any) -> None:
@@ -287,10 +304,10 @@ class ClosedLoop:
 
         publish()
         await self._wait(heard, publish if resend else None, token)
-        await ctl.release(token)
-        await self._wait(
-            done, (lambda: ctl.link.publish(ctl.down_topic, token)) if resend else None, token
-        )
+        if await ctl.release(token, always_mark=resend):
+            await self._wait(
+                done, (lambda: ctl.link.publish(ctl.down_topic, token)) if resend else None, token
+            )
 
     async def _wait(
         self, done: Callable[[], bool], resend: Callable[[], None] | None, token: bytes
