@@ -32,6 +32,7 @@ from controller.rules import (
     pct,
     rain_factor,
     sensor_alarm,
+    stuck_open_alarm,
     usable_moisture,
     window_end,
 )
@@ -67,6 +68,8 @@ def evaluate(
         if not progressed:
             _maybe_start(z, farm, limits, plan, new_id)
         plan.alarms.append(sensor_alarm(z, farm))
+        if z.valve.flow_lph is not None:
+            plan.alarms.append(stuck_open_alarm(z, farm, limits))
     admit(zones, {**runs, **plan.runs}, farm, limits, plan, new_id)
     return plan
 
@@ -407,6 +410,7 @@ def _open(run: Run, z: ZoneFacts, farm: FarmFacts, plan: Plan, new_id: NewId, se
             commanded_at=farm.now,
             cycle_s=seconds,
             attempts=1,
+            start_moisture=z.moisture if run.start_moisture is None else run.start_moisture,
         ),
     )
 

@@ -51,6 +51,7 @@ class Run:
     ended_at: datetime | None = None
     end_reason: str | None = None
     schedule_key: str | None = None  # which fallback-schedule entry started it
+    start_moisture: float | None = None  # when its first cycle opened: did the water arrive?
 
 
 @dataclass(frozen=True, slots=True)

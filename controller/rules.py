@@ -21,11 +21,18 @@ from controller.model import (
     RunStatus,
     ZoneFacts,
 )
+from smartfarm.agronomy import DRIP_WETTED_FRACTION
 from smartfarm.models import Action, ValveStatus
 
 MAX_MANUAL_MINUTES = 180
 
 
+# A full run whose water should raise the soil by less than this (probe noise is about 0.7
+# points) says nothing about leaks; otherwise a rise below ARRIVED_SHARE of it does.
+MIN_TELLING_RISE = 0.015
+ARRIVED_SHARE = 0.25
+# Flow above this share of the zone's design flow through a closed valve: stuck open.
+STUCK_OPEN_SHARE = 0.2
 # A zone is topped up only in the last hour of a window (top_up_reason).
 TOP_UP_LEAD = timedelta(hours=1)
 
@@ -231,6 +238,60 @@ def sensor_alarm(z: ZoneFacts, farm: FarmFacts) -> AlarmChange:
     return AlarmChange("sensor_fault", z.config.id, "good readings again", raised=False)
 
 
+def expected_rise(z: ZoneFacts, seconds: float) -> float:
+    """The rise in root-zone moisture (m3/m3) that ``seconds`` of the zone's flow should give.
+
+    Drip wets a fraction of the soil (DRIP_WETTED_FRACTION) down to the crop's root depth;
+    the probe sits in that wetted bulb.
+    """
+    cfg = z.config
+    litres = cfg.flow_lph * seconds / 3600
+    wetted_m3 = cfg.area_m2 * DRIP_WETTED_FRACTION * cfg.crop_preset.root_depth_m
+    return litres / 1000 / wetted_m3
+
+
+def leak_or_clog(run: Run, z: ZoneFacts, moisture: float) -> str | None:
+    """Words for the alarm if a full run's water did not reach the probe; None if it did.
+
+    A deep root zone far below its start threshold may rightly stay below it after one
+    run; only a rise well short of what the water should give points at the pipes. When
+    a run can raise the soil by less than the probe can tell, nothing is concluded.
+    """
+    expected = expected_rise(z, run.delivered_s)
+    if run.start_moisture is None or expected < MIN_TELLING_RISE:
+        return None
+    rose = moisture - run.start_moisture
+    if rose >= ARRIVED_SHARE * expected:
+        return None
+    return (
+        f"still dry ({pct(moisture)}) after {minutes(run.delivered_s)} of water: the soil rose "
+        f"{rose * 100:.1f} points where about {expected * 100:.1f} were expected; "
+        "possible leak or clogged emitters"
+    )
+
+
+def stuck_open_alarm(z: ZoneFacts, farm: FarmFacts, limits: Limits) -> AlarmChange:
+    """With a flow meter: water flowing through a valve that reports closed.
+
+    A valve whose seat is broken or jammed reports the state it was told while water runs
+    on; only the meter tells, and only if it is looked at outside our own runs.
+    """
+    v = z.valve
+    flowing = (
+        v.status is ValveStatus.CLOSED
+        and v.flow_lph is not None
+        and v.flow_lph > STUCK_OPEN_SHARE * z.config.flow_lph
+        and (v.since or v.ts or farm.now) <= farm.now - timedelta(seconds=limits.flow_settle_s)
+    )
+    if flowing:
+        message = (
+            f"water flows ({v.flow_lph:.0f} L/h) while the valve reports closed: "
+            "possible valve stuck open; close the zone's hand valve"
+        )
+        return AlarmChange("stuck_open", z.config.id, message, raised=True)
+    return AlarmChange("stuck_open", z.config.id, "no flow while closed", raised=False)
+
+
 def end_cycle(run: Run, z: ZoneFacts, ended_at: datetime, plan: Plan) -> Run:
     """Record the water of the current cycle and return the run with it counted."""
     assert run.cycle_started_at is not None
@@ -273,17 +334,11 @@ def after_cycle(run: Run, z: ZoneFacts, farm: FarmFacts, limits: Limits, plan: P
             )
         full_run = run.delivered_s >= z.config.max_run_minutes * 60 - 1
         if full_run and moisture is not None and moisture < t.start:
-            # Only a full longest run that left the soil dry says something is wrong; a cycle
-            # cut short by a window's end or the rain says nothing about the pipes.
-            plan.alarms.append(
-                AlarmChange(
-                    "leak_or_clog",
-                    z.config.id,
-                    f"still dry ({pct(moisture)}) after {minutes(run.delivered_s)} of water: "
-                    "possible leak or clogged emitters",
-                    raised=True,
-                )
-            )
+            # Only a full longest run that left the soil dry can say something is wrong; a
+            # cycle cut short by a window's end or the rain says nothing about the pipes.
+            leak = leak_or_clog(run, z, moisture)
+            if leak is not None:
+                plan.alarms.append(AlarmChange("leak_or_clog", z.config.id, leak, raised=True))
         if z.config.cycle_soak is None:
             why = (
                 f"ran {minutes(run.delivered_s)}, the most allowed per run"

@@ -49,6 +49,7 @@ runs = Table(
     Column("ended_at", DateTime(timezone=True), index=True),
     Column("end_reason", Text),
     Column("schedule_key", String(32)),
+    Column("start_moisture", Float),
 )
 cycles = Table(
     "cycles",

@@ -26,7 +26,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -130,16 +132,39 @@ def make_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine, meta: MetaData, attempts: int = 5) -> None:
-    """Create missing tables; processes starting together on one database may race here."""
+    """Create missing tables and columns; processes starting together may race here."""
     for attempt in range(attempts):
         try:
             meta.create_all(engine)
+            _add_new_columns(engine, meta)
             return
         except (OperationalError, ProgrammingError, IntegrityError):
             # Another process created a table between our check and our CREATE: look again.
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+def _add_new_columns(engine: Engine, meta: MetaData) -> None:
+    """Add the nullable columns a newer release gave a table that already exists.
+
+    The only schema change so far is new optional columns; a database written by an older
+    release gets them here, empty, instead of failing on the first insert.
+    """
+    found = inspect(engine)
+    for table in meta.sorted_tables:
+        have = {c["name"] for c in found.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable or column.primary_key:
+                raise RuntimeError(
+                    f"table {table.name} lacks column {column.name}, which cannot be added "
+                    "to existing rows: this database needs a migration"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 class StateStore:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -117,3 +118,41 @@ def test_scheduler_jobs_persist_and_wake_the_controller(db_url: str) -> None:
         return jobs
 
     assert "wake:demo-farm:soak-2" in asyncio.run(second_life())
+
+
+def test_a_database_from_an_older_release_gets_the_new_columns(db_url: str) -> None:
+    """runs.start_moisture came after the first release: an older database gains it, empty."""
+    from sqlalchemy import Column, MetaData, Table, insert, inspect
+
+    from controller.store import runs
+    from smartfarm.stores.state import make_engine
+
+    old = MetaData()
+    kept = [c for c in runs.columns if c.name != "start_moisture"]
+    Table("runs", old, *[Column(c.name, c.type, primary_key=c.primary_key) for c in kept])
+    engine = make_engine(db_url)
+    old.create_all(engine)
+    row = {
+        "id": "r0",
+        "zone": "z1",
+        "kind": "auto",
+        "by": "controller",
+        "created_at": T0,
+        "status": "queued",
+        "delivered_s": 0.0,
+        "attempts": 0,
+    }
+    with engine.begin() as conn:
+        conn.execute(insert(old.tables["runs"]), [row])
+    engine.dispose()
+    store = ControlStore(db_url)
+    try:
+        [before] = store.active_runs()
+        assert (before.id, before.start_moisture) == ("r0", None)
+        store.save_runs([replace(before, start_moisture=0.27)])
+        assert store.active_runs()[0].start_moisture == 0.27
+        engine = make_engine(db_url)
+        assert "start_moisture" in {c["name"] for c in inspect(engine).get_columns("runs")}
+        engine.dispose()
+    finally:
+        store.close()

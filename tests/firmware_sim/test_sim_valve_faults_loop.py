@@ -37,3 +37,29 @@ def test_a_valve_stuck_closed_reports_no_flow_and_the_controller_suspects_a_clog
     assert state["state"] == "open" and state["flow_lph"] == 0.0
     alarms = [a for a in loop.state.alarms() if a.zone == "z1"]
     assert any(a.kind == "flow_mismatch" and "clog" in a.message for a in alarms), alarms
+
+
+def test_a_valve_stuck_open_after_a_close_raises_stuck_open(tmp_path: Path) -> None:
+    """z1's valve opens at 05:00 for a dry zone; when told to close it says "closed" but
+    water runs on at full flow; the controller hears the flow and raises stuck_open."""
+    start = START + timedelta(hours=5)
+    fault = FaultSpec("v-z1", ValveFaultKind.STUCK_OPEN)
+
+    async def scenario() -> ClosedLoop:
+        with MosquittoServer(tmp_path / "mosquitto") as broker:
+            async with ClosedLoop(
+                example_farm(), settings(broker, tmp_path), start=start, faults=[fault]
+            ) as loop:
+                z1 = loop.sim.zones[0]
+                for _ in range(24):  # up to 4 h: the run ends, the valve is told to close
+                    await loop.run_for(timedelta(minutes=10))
+                    if any(a.kind == "stuck_open" for a in loop.state.alarms()):
+                        break
+                assert z1.valve.last_state is not None
+                assert z1.valve.last_state["state"] == "closed"
+                assert z1.valve.flowing
+                return loop
+
+    loop = asyncio.run(scenario())
+    [alarm] = [a for a in loop.state.alarms() if a.kind == "stuck_open"]
+    assert alarm.zone == "z1" and "while the valve reports closed" in alarm.message

@@ -166,6 +166,7 @@ export default {
   alarm_leak_or_clog: "Nach voller Bewässerung noch trocken: Leck oder verstopfte Tropfer?",
   alarm_valve_fault: "Ventil antwortet nicht",
   alarm_flow_mismatch: "Wasserdurchfluss falsch: Rohrbruch oder Verstopfung?",
+  alarm_stuck_open: "Wasser fließt, obwohl das Ventil geschlossen meldet: Ventil klemmt offen? Handventil schließen.",
   alarm_disk_budget: "Die Festplatte des Hofrechners ist fast voll",
   alarm_store_unavailable: "Verlaufsdatenbank nicht erreichbar (Bewässerung läuft weiter)",
   alarm_other: "Alarm: {kind}",

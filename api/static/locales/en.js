@@ -178,6 +178,7 @@ export default {
   alarm_leak_or_clog: "Still dry after a full watering: leak or clogged drippers?",
   alarm_valve_fault: "Valve does not answer",
   alarm_flow_mismatch: "Water flow is wrong: burst pipe or clog?",
+  alarm_stuck_open: "Water flows while the valve says closed: valve stuck open? Close the hand valve.",
   alarm_disk_budget: "The farm computer's disk is nearly full",
   alarm_store_unavailable: "History database unreachable (watering goes on)",
   alarm_other: "Alarm: {kind}",

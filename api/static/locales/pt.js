@@ -166,6 +166,7 @@ export default {
   alarm_leak_or_clog: "Ainda seco após uma rega completa: fuga ou gotejadores entupidos?",
   alarm_valve_fault: "A válvula não responde",
   alarm_flow_mismatch: "Caudal de água errado: cano rebentado ou entupido?",
+  alarm_stuck_open: "A água corre com a válvula fechada: válvula presa aberta? Feche a válvula manual.",
   alarm_disk_budget: "O disco do computador da fazenda está quase cheio",
   alarm_store_unavailable: "Base de dados do histórico inacessível (a rega continua)",
   alarm_other: "Alarme: {kind}",

@@ -166,6 +166,7 @@ export default {
   alarm_leak_or_clog: "Vẫn khô sau khi tưới đủ: rò rỉ hay tắc béc?",
   alarm_valve_fault: "Van không trả lời",
   alarm_flow_mismatch: "Lưu lượng nước bất thường: vỡ ống hay tắc?",
+  alarm_stuck_open: "Nước vẫn chảy khi van báo đã đóng: van bị kẹt mở? Hãy khóa van tay.",
   alarm_disk_budget: "Ổ đĩa máy tính của trại gần đầy",
   alarm_store_unavailable: "Không ghi được lịch sử (vẫn tưới bình thường)",
   alarm_other: "Cảnh báo: {kind}",
