@@ -115,6 +115,16 @@ def create_app(
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> FileResponse:
+        # Served from the root so its scope is the whole site: the page at / then opens
+        # with no network too, not only /static/index.html.
+        return FileResponse(
+            STATIC / "sw.js",
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        )
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     check_routes(app)
     return app

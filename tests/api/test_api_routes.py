@@ -224,3 +224,13 @@ def test_the_controller_uses_a_technicians_thresholds_and_windows(
     wait_for(lambda: [str(w) for w in controller.zones["z1"].windows] == ["04:00-06:00"])
     assert controller.zones["z1"].effective_thresholds.start == 0.22  # kept
     assert controller.farm.zone("z1").windows == controller.zones["z1"].windows
+
+
+def test_the_service_worker_is_served_from_the_root_for_a_site_wide_scope(
+    api: ApiUnderTest,
+) -> None:
+    r = api.client.get("/sw.js")  # no login: the page registers it before anyone logs in
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.headers["service-worker-allowed"] == "/"
+    assert "const ASSETS" in r.text
