@@ -58,6 +58,9 @@ class ZoneStatus(BaseModel):
     next_run_at: datetime | None = Field(
         None, description="When a dry zone may next be watered (its next window); null if not dry"
     )
+    paused_until: datetime | None = Field(
+        None, description="Automatic watering of the zone is paused until then; null if not"
+    )
 
 
 class WaterNow(BaseModel):

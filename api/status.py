@@ -170,6 +170,7 @@ def zone_status(
     last_decision = view.last_decisions.get(zone.id)
     last_alarm = next((a for a in view.alarms if a.zone == zone.id), None)
     word = moisture_word(moisture, stale, thresholds)
+    paused, hold = view.overrides.get(zone.id, (None, None))
     return schemas.ZoneStatus(
         id=zone.id,
         name=zone.name,
@@ -190,7 +191,6 @@ def zone_status(
         ),
         last_decision=decision_out(last_decision) if last_decision else None,
         last_alarm=alarm_out(last_alarm) if last_alarm else None,
-        next_run_at=next_run_at(
-            zone, word == "dry", view.overrides.get(zone.id, (None, None)), now, tz
-        ),
+        next_run_at=next_run_at(zone, word == "dry", (paused, hold), now, tz),
+        paused_until=paused if paused and paused > now else None,
     )

@@ -223,6 +223,14 @@ def test_pause_and_resume_through_the_api(farm_stack: Stack) -> None:
         timeout=10,
     )
     assert reasons
+    paused = poll(  # the zone's status says so, for the page's Resume button
+        lambda: zones(farm_stack)["z2"]["paused_until"],
+        lambda at: at is not None,
+        timeout=10,
+    )
+    assert abs(datetime.fromisoformat(paused) - datetime.fromisoformat(until)) < timedelta(
+        seconds=1
+    )
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     bad = farm_stack.api.post("/api/v1/zones/z2/pause", json={"until": past})
     assert bad.status_code == 422
@@ -232,6 +240,7 @@ def test_pause_and_resume_through_the_api(farm_stack: Stack) -> None:
         lambda codes: "resumed" in codes,
         timeout=10,
     )
+    poll(lambda: zones(farm_stack)["z2"]["paused_until"], lambda at: at is None, timeout=10)
 
 
 def test_a_valve_refuses_an_open_without_a_duration(farm_stack: Stack) -> None:
