@@ -55,6 +55,7 @@ ACCESS: dict[tuple[str, str], Role | None] = {
     ("GET", f"{P}/zones/{{zone_id}}/program"): V,
     ("PUT", f"{P}/zones/{{zone_id}}/program"): T,
     ("GET", f"{P}/devices"): V,
+    ("PUT", f"{P}/devices/{{device_id}}/calibration"): T,
     ("GET", f"{P}/events"): V,
     # The farm diary and traceability (api/diary.py).
     ("GET", f"{P}/diary"): V,

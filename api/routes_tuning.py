@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from api import schemas
 from api.access import CurrentUser
 from api.context import ApiContext
-from api.errors import NOT_FOUND, invalid
+from api.errors import NOT_FOUND, invalid, problem
 from api.routes_zones import replay
 from smartfarm.agronomy import Thresholds
+from smartfarm.calibration import SensorCalibration
 from smartfarm.config import ZoneConfig
 from smartfarm.models import ValveStatus
 
@@ -150,11 +151,42 @@ def build(ctx: ApiContext) -> APIRouter:
         """Every sensor and valve of the farm with battery, last seen and calibration."""
         return devices(ctx, datetime.now(UTC))
 
+    @router.put(
+        "/devices/{device_id}/calibration", response_model=schemas.DeviceOut, responses=NOT_FOUND
+    )
+    def put_calibration(
+        device_id: str, body: SensorCalibration, user: CurrentUser
+    ) -> schemas.DeviceOut:
+        """Set a sensor's calibration (raw ADC counts to moisture).
+
+        Two points (`raw_dry`/`raw_wet`), polynomial coefficients (`poly`) or measured
+        `points` fitted by least squares. The gateway and the controller use it for
+        readings from then on, within about ten seconds; stored readings keep their raw
+        counts. The farm config file is not changed.
+        """
+        if ctx.farm.zone_of_sensor(device_id) is None:
+            raise problem(404, "no_such_device", f"Sensor {device_id!r} does not exist.")
+        before = _calibration(ctx, device_id)
+        ctx.tuning.put_calibration(device_id, body.model_dump(exclude_none=True), user.username)
+        ctx.notify_tuning(user)
+        after = _calibration(ctx, device_id)
+        ctx.audit(user, "device.calibration", f"sensor {device_id}", before, after)
+        return next(d for d in devices(ctx, datetime.now(UTC)) if d.device_id == device_id)
+
     return router
+
+
+def _calibration(ctx: ApiContext, sensor: str) -> dict[str, Any]:
+    """The calibration in use for a sensor: a technician's, or the farm config file's."""
+    tuned = ctx.tuning.calibrations().get(sensor)
+    if tuned is not None:
+        return tuned
+    return ctx.farm.calibration_of(sensor).model_dump(exclude_none=True)
 
 
 def devices(ctx: ApiContext, now: datetime) -> list[schemas.DeviceOut]:
     out: list[schemas.DeviceOut] = []
+    tuned = ctx.tuning.calibrations()
     for zone in ctx.farm.zones:
         latest = ctx.telemetry.latest(zone.sensors)
         for sensor in zone.sensors:
@@ -174,7 +206,8 @@ def devices(ctx: ApiContext, now: datetime) -> list[schemas.DeviceOut]:
                     online=seen is not None
                     and now - seen < SENSOR_OFFLINE_AFTER
                     and sensor not in ctx.live.offline,
-                    calibration=ctx.farm.calibration_of(sensor).model_dump(exclude_none=True),
+                    calibration=tuned.get(sensor)
+                    or ctx.farm.calibration_of(sensor).model_dump(exclude_none=True),
                 )
             )
     valves: list[tuple[str, str | None]] = [(z.valve, z.id) for z in ctx.farm.zones]

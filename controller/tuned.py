@@ -16,6 +16,7 @@ from controller.settings import ControllerSettings
 from controller.store import ControlStore
 from controller.tuning import TuningStore, tuned_farm, tuning_topic
 from smartfarm.config import FarmConfig
+from smartfarm.ingest import ReadingParser
 from smartfarm.mqtt import Message
 from smartfarm.stores.state import StateStore
 from smartfarm.topics import QOS_STATE
@@ -35,7 +36,9 @@ class TunedController(Controller):
     ) -> None:
         self.file_farm = farm
         self.tuning = tuning
-        super().__init__(tuned_farm(farm, tuning.all()), settings, state, store, clock)
+        super().__init__(
+            tuned_farm(farm, tuning.all(), tuning.calibrations()), settings, state, store, clock
+        )
         self.tuning_topic = tuning_topic(self.topics)
         self.link.subscriptions.append((self.tuning_topic, QOS_STATE))
 
@@ -57,7 +60,8 @@ class TunedController(Controller):
         A swap of whole values: an evaluation under way finishes with the old zone, the
         next one uses the new.
         """
-        farm = tuned_farm(self.file_farm, self.tuning.all())
+        farm = tuned_farm(self.file_farm, self.tuning.all(), self.tuning.calibrations())
         self.farm = farm
         self.zones = {z.id: z for z in farm.zones}
+        self.parser = ReadingParser(farm, self.topics)  # a sensor's calibration may be new
         log.info("controller: zone tuning re-read")

@@ -10,7 +10,18 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+)
 
 from smartfarm.config import FarmConfig, ZoneConfig
 from smartfarm.stores.state import create_tables, make_engine
@@ -39,6 +50,16 @@ zone_tuning = Table(
     Column("updated_by", String(64), nullable=False),
 )
 
+# A sensor's calibration set from the phone; replaces the farm file's for that sensor.
+sensor_calibration = Table(
+    "sensor_calibration",
+    metadata,
+    Column("sensor", String(64), primary_key=True),
+    Column("calibration", Text, nullable=False),  # JSON of a SensorCalibration
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
 
 def tuned_zone(zone: ZoneConfig, changes: dict[str, Any]) -> ZoneConfig:
     """The zone with a technician's changes, validated like the farm config file."""
@@ -47,8 +68,13 @@ def tuned_zone(zone: ZoneConfig, changes: dict[str, Any]) -> ZoneConfig:
     return ZoneConfig.model_validate({**zone.model_dump(), **changes})
 
 
-def tuned_farm(farm: FarmConfig, tuning: dict[str, dict[str, Any]]) -> FarmConfig:
-    """The farm with every zone's changes applied (zones without changes as they are)."""
+def tuned_farm(
+    farm: FarmConfig,
+    tuning: dict[str, dict[str, Any]],
+    calibrations: dict[str, dict[str, Any]] | None = None,
+) -> FarmConfig:
+    """The farm with every zone's changes and every sensor's calibration applied."""
+    farm = farm.with_calibrations(calibrations or {})
     if not tuning:
         return farm
     zones = [tuned_zone(z, tuning.get(z.id, {})) for z in farm.zones]
@@ -83,6 +109,34 @@ class TuningStore:
                         updated_by=by,
                     )
                 )
+
+    def calibrations(self) -> dict[str, dict[str, Any]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(sensor_calibration))
+            return {r.sensor: json.loads(r.calibration) for r in rows}
+
+    def put_calibration(
+        self, sensor: str, calibration: dict[str, Any] | None, by: str, now: datetime | None = None
+    ) -> None:
+        """Set a sensor's calibration (None: back to the farm config file's)."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(sensor_calibration).where(sensor_calibration.c.sensor == sensor))
+            if calibration is not None:
+                conn.execute(
+                    insert(sensor_calibration).values(
+                        sensor=sensor,
+                        calibration=json.dumps(calibration),
+                        updated_at=now or datetime.now(UTC),
+                        updated_by=by,
+                    )
+                )
+
+    def calibration_stamp(self) -> tuple[int, datetime | None]:
+        """Changes when any calibration changes: the gateway polls it, cheaply."""
+        query = select(func.count(), func.max(sensor_calibration.c.updated_at))
+        with self._engine.connect() as conn:
+            count, newest = conn.execute(query).one()
+        return int(count), newest
 
     def close(self) -> None:
         self._engine.dispose()

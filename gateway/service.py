@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from gateway.alarms import AlarmPublisher, AlarmSwitch
 from gateway.forwarder import Forwarder
@@ -33,6 +34,16 @@ from smartfarm.topics import Topics
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 1.0
+# A technician's new sensor calibration is picked up within this many seconds.
+CALIBRATION_POLL_SECONDS = 10.0
+
+
+class CalibrationSource(Protocol):
+    """Where technicians' sensor calibrations live (the state database's tuning tables)."""
+
+    def calibration_stamp(self) -> object: ...
+
+    def calibrations(self) -> dict[str, dict[str, Any]]: ...
 
 
 class Gateway:
@@ -42,8 +53,11 @@ class Gateway:
         settings: GatewaySettings,
         telemetry: TelemetryStore,
         state: StateStore,
+        calibrations: CalibrationSource | None = None,
     ) -> None:
         self.farm = farm
+        self.calibrations = calibrations
+        self._calibration_stamp: object = None
         self.settings = settings
         self.telemetry = telemetry
         self.state = state
@@ -164,6 +178,7 @@ class Gateway:
             datetime.now(UTC),
         )
         rollup_due = time.monotonic() + min(60.0, s.gateway_rollup_seconds)
+        calibration_due = time.monotonic()
         while True:
             if self.stats.stopped_threads:
                 raise RuntimeError(f"gateway threads stopped: {self.stats.stopped_threads}")
@@ -173,7 +188,31 @@ class Gateway:
             if s.gateway_rollup_seconds and time.monotonic() >= rollup_due:
                 await asyncio.to_thread(rollups.run_once, now)
                 rollup_due = time.monotonic() + s.gateway_rollup_seconds
+            if self.calibrations is not None and time.monotonic() >= calibration_due:
+                await asyncio.to_thread(self.recalibrate)
+                calibration_due = time.monotonic() + CALIBRATION_POLL_SECONDS
             await asyncio.sleep(WATCH_SECONDS)
+
+    def recalibrate(self) -> bool:
+        """Use the technicians' calibrations if they changed; True if they did.
+
+        Readings calibrated from then on use them; stored readings keep the values they were
+        stored with (their raw counts are kept, so they can be recomputed).
+        """
+        assert self.calibrations is not None
+        stamp = self.calibrations.calibration_stamp()
+        if stamp == self._calibration_stamp:
+            return False
+        try:
+            farm = self.farm.with_calibrations(self.calibrations.calibrations())
+        except ValueError as err:  # the API validates; a hand-edited row might not be
+            log.error("gateway: sensor calibrations in the state database refused: %s", err)
+            return False
+        self.parser.use(farm)
+        if self._calibration_stamp is not None:
+            log.info("gateway: sensor calibrations changed; new readings use them")
+        self._calibration_stamp = stamp
+        return True
 
     def _store_alarm(self) -> str | None:
         since = self.stats.store_failing_since

@@ -7,7 +7,7 @@ without reading Python tracebacks.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -203,6 +203,13 @@ class FarmConfig(_Strict):
 
     def calibration_of(self, sensor_id: str) -> SensorCalibration:
         return self.calibration.get(sensor_id, SensorCalibration())
+
+    def with_calibrations(self, calibrations: Mapping[str, Any]) -> FarmConfig:
+        """This farm with some sensors' calibrations replaced (a technician's, from the API)."""
+        if not calibrations:
+            return self
+        merged = {**self.model_dump()["calibration"], **calibrations}
+        return FarmConfig.model_validate({**self.model_dump(), "calibration": merged})
 
 
 def _no_duplicates(what: str, values: Sequence[str]) -> None:

@@ -37,6 +37,10 @@ class ReadingParser:
         self.farm_id = farm.farm.id
         self._prefix = f"{topics.base}/sensor/"
         self._suffix = "/reading"
+        self.use(farm)
+
+    def use(self, farm: FarmConfig) -> None:
+        """Take the farm's sensors and calibrations (one assignment: safe across threads)."""
         self._sensors: dict[str, tuple[str, SensorCalibration]] = {
             sensor: (zone.id, farm.calibration_of(sensor))
             for zone in farm.zones

@@ -96,15 +96,18 @@ def _farm(settings: CommonSettings) -> FarmConfig:
 
 
 async def run_gateway(settings: GatewaySettings) -> None:
+    from controller.tuning import TuningStore
     from gateway.service import Gateway
 
     farm = _farm(settings)
     telemetry = open_telemetry_store(settings, settings.var_dir)
     state = _open_state(settings)
+    # Technicians' sensor calibrations live with the zones' tuning in the state database.
+    tuning = TuningStore(settings.resolved_state_db_url())
     try:
         await supervise(
             {
-                "gateway": Gateway(farm, settings, telemetry, state).run(),
+                "gateway": Gateway(farm, settings, telemetry, state, tuning).run(),
                 "heartbeat": _heartbeat(settings.var_dir, "gateway"),
             },
             {},
@@ -112,6 +115,7 @@ async def run_gateway(settings: GatewaySettings) -> None:
     finally:
         telemetry.close()
         state.close()
+        tuning.close()
 
 
 async def run_controller(settings: ControllerSettings) -> None:
@@ -235,7 +239,7 @@ async def run_up(overrides: dict[str, Any], broker_port: int, embedded: bool) ->
     control = ControlStore(ctl_settings.resolved_state_db_url())
     tuning = TuningStore(ctl_settings.resolved_state_db_url())
     jobs = {
-        "gateway": Gateway(farm, gw_settings, telemetry, state).run(),
+        "gateway": Gateway(farm, gw_settings, telemetry, state, tuning).run(),
         "controller": TunedController(farm, ctl_settings, state, control, tuning).run(),
         "sim": _sim(farm, SimSettings(**overrides)).run(),
         "api": server.serve(),

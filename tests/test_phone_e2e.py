@@ -1,7 +1,8 @@
 """The phone page in real headless Chromium at a phone viewport against a real `smartfarm up`
 (embedded broker, simulated valves, controller, API): a farmer logs in, presses Water now and
 sees the valve open, presses Stop, switches to Vietnamese; a technician changes a threshold
-and the audit log shows it. Screenshots go to a temp dir whose path the test prints."""
+and a sensor's calibration and the audit log shows both. Screenshots go to a temp dir whose
+path the test prints."""
 
 from __future__ import annotations
 
@@ -117,6 +118,15 @@ def test_farmer_waters_and_stops_then_technician_changes_a_threshold(
             change = page.locator('#audit li[data-action="zone.thresholds"]').first
             expect(change).to_contain_text("minh · Changed thresholds", timeout=10_000)
             expect(change).to_contain_text("25.5")
+            cal = page.locator("#cal-form")  # the probe of z1 measured again in the field
+            expect(cal.locator("input[name=raw_dry]")).not_to_have_value("", timeout=10_000)
+            cal.locator("select[name=sensor]").select_option("s-z1-a")
+            cal.locator("input[name=raw_dry]").fill("3111")
+            cal.locator("input[name=raw_wet]").fill("1222")
+            cal.locator('button[type="submit"]').click()
+            expect(page.locator("#cal-result")).to_have_text("Saved.")
+            recal = page.locator('#audit li[data-action="device.calibration"]').first
+            expect(recal).to_contain_text("minh · Changed a sensor's calibration", timeout=10_000)
             assert_no_serious_violations(page, "technician")
             page.screenshot(path=shots / "4-technician.png", full_page=True)
         finally:
@@ -127,6 +137,11 @@ def test_farmer_waters_and_stops_then_technician_changes_a_threshold(
     with login(up, "minh", PASSWORD) as minh:
         zones = minh.get("/api/v1/zones").json()
         assert next(z for z in zones if z["id"] == "z1")["thresholds"]["start"] == 0.255
+        devices = {d["device_id"]: d for d in minh.get("/api/v1/devices").json()}
+        assert (
+            devices["s-z1-a"]["calibration"]["raw_dry"],
+            devices["s-z1-a"]["calibration"]["raw_wet"],
+        ) == (3111, 1222)
     assert httpx.get(up + "/static/manifest.webmanifest", timeout=5).status_code == 200
     assert errors == []
     assert sorted(p.name for p in shots.iterdir()) == [

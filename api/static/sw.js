@@ -1,7 +1,7 @@
 // Service worker: every asset of the page is cached at install, so the app opens with no
 // network; the API's answers are kept too and given back, marked with the time they were
 // saved, when the network is down, so the page shows the last known state as stale.
-const VERSION = "smartfarm-2026-11-23-1";
+const VERSION = "smartfarm-2026-11-23-2";
 const ASSETS = [
   "/static/index.html",
   "/static/app.js",

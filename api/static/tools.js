@@ -1,5 +1,5 @@
 // Technician tools: alarms, thresholds with a dry-run preview, programs and windows, device
-// health and calibration (read-only), users (admin) and the audit log. Sections show by role; the
+// health and calibration (two points), users (admin) and the audit log. Sections show by role; the
 // server checks every request again (the page only hides what a role cannot use).
 import { get, send } from "./api.js";
 import { alarmText, errorText, has, LANGS } from "./i18n.js";
@@ -243,12 +243,47 @@ function renderDevices() {
         el("td", {}, d.rssi_dbm != null ? `${num(d.rssi_dbm, 0)} dBm` : none),
         el("td", {}, seen ? relative(seen) : none),
       );
-      // read-only: calibration lives in the farm file, the gateway reads it from there
       const cal = d.calibration && Object.keys(d.calibration).length ? short(d.calibration) : none;
       row.append(el("td", { class: "calibration" }, cal));
       return row;
     }),
   );
+  renderCalibrationForm();
+}
+
+function renderCalibrationForm() {
+  const form = $("#cal-form");
+  const sensors = (data.devices ?? []).filter((d) => d.kind === "sensor");
+  const chosen = form.sensor.value || sensors[0]?.device_id || "";
+  form.sensor.replaceChildren(...sensors.map((d) => el("option", { value: d.device_id }, d.device_id)));
+  form.sensor.value = chosen;
+  fillCalibration();
+}
+
+function fillCalibration() {
+  const form = $("#cal-form");
+  const cal = data.devices?.find((d) => d.device_id === form.sensor.value)?.calibration ?? {};
+  form.raw_dry.value = cal.raw_dry ?? "";
+  form.raw_wet.value = cal.raw_wet ?? "";
+}
+
+// Two points, dry air and water, as a technician measures them in the field; the rest of the
+// sensor's calibration (moisture at each point, limits) is kept as it was.
+async function saveCalibration(e) {
+  e.preventDefault();
+  const form = e.target;
+  const sensor = form.sensor.value;
+  const current = data.devices?.find((d) => d.device_id === sensor)?.calibration ?? {};
+  const { poly, points, degree, ...kept } = current;
+  const body = { ...kept, raw_dry: Number(form.raw_dry.value), raw_wet: Number(form.raw_wet.value) };
+  try {
+    await send("PUT", `/devices/${encodeURIComponent(sensor)}/calibration`, body);
+    setText($("#cal-result"), tr("saved"));
+    loadDevices();
+    loadAudit();
+  } catch (err) {
+    setText($("#cal-result"), errorText(state.lang, err));
+  }
 }
 
 // ---------- users (admin) ----------
@@ -394,4 +429,6 @@ export function wireTools() {
   $("#prog-form").addEventListener("submit", saveProgram);
   $("#prog-form select[name=zone]").addEventListener("change", loadProgram);
   $("#user-form").addEventListener("submit", addUser);
+  $("#cal-form").addEventListener("submit", saveCalibration);
+  $("#cal-form select[name=sensor]").addEventListener("change", fillCalibration);
 }

@@ -73,6 +73,10 @@ SAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
         {"windows": ["05:00-09:00"], "max_run_minutes": 30},
     ),
     ("GET", "/api/v1/devices"): ("/api/v1/devices", None),
+    ("PUT", "/api/v1/devices/{device_id}/calibration"): (
+        "/api/v1/devices/s-z1-a/calibration",
+        {"raw_dry": 3100, "raw_wet": 1250},
+    ),
     ("GET", "/api/v1/events"): ("/api/v1/events", None),
     # The farm diary (api/diary.py).
     ("GET", "/api/v1/diary"): ("/api/v1/diary", None),

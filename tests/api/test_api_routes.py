@@ -234,3 +234,34 @@ def test_the_service_worker_is_served_from_the_root_for_a_site_wide_scope(
     assert r.headers["content-type"].startswith("text/javascript")
     assert r.headers["service-worker-allowed"] == "/"
     assert "const ASSETS" in r.text
+
+
+def test_a_sensors_calibration_is_set_audited_and_shown(api: ApiUnderTest) -> None:
+    tech = api.headers("technician")
+    r = api.client.put(
+        "/api/v1/devices/s-z1-a/calibration",
+        json={"raw_dry": 3100, "raw_wet": 1250, "vwc_wet": 0.48},
+        headers=tech,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["calibration"]["raw_dry"] == 3100
+    listed = {d["device_id"]: d for d in api.client.get("/api/v1/devices", headers=tech).json()}
+    assert listed["s-z1-a"]["calibration"]["vwc_wet"] == 0.48
+    assert api.tuning.calibrations()["s-z1-a"]["raw_wet"] == 1250  # what the gateway reads
+    [entry] = [
+        e
+        for e in api.client.get("/api/v1/audit", headers=tech).json()
+        if e["action"] == "device.calibration"
+    ]
+    assert entry["target"] == "sensor s-z1-a"
+    assert entry["before"]["raw_dry"] == 3250 and entry["after"]["raw_dry"] == 3100
+    same = api.client.put(
+        "/api/v1/devices/s-z1-a/calibration", json={"raw_dry": 2000, "raw_wet": 2000}, headers=tech
+    )
+    assert same.status_code == 422 and "raw_dry and raw_wet must differ" in same.text
+    typo = api.client.put(
+        "/api/v1/devices/s-z1-a/calibration", json={"raw_dyr": 3000}, headers=tech
+    )
+    assert typo.status_code == 422 and typo.json()["detail"][0]["loc"] == ["body", "raw_dyr"]
+    valve = api.client.put("/api/v1/devices/v-z1/calibration", json={}, headers=tech)
+    assert valve.status_code == 404 and valve.json()["detail"]["code"] == "no_such_device"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -140,3 +141,31 @@ def test_metrics_and_healthz(tmp_path, mosquitto: MosquittoServer) -> None:  # t
         mosquitto.start()
     finally:
         h.close()
+
+
+def test_a_technicians_calibration_applies_to_new_readings(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    """The API stores a sensor's calibration in the state database; the gateway takes it
+    up (at start, then when it changes) and calibrates the next readings with it."""
+    from controller.tuning import TuningStore
+
+    tuning = TuningStore(f"sqlite:///{tmp_path / 'state.db'}")
+    tuning.put_calibration("s-z1-a", {"raw_dry": 3000, "raw_wet": 1000, "vwc_wet": 0.4}, "tech")
+    h = Harness(tmp_path, mosquitto)
+    h.gateway.calibrations = tuning
+    h.running.start()
+    try:
+        wait_until(lambda: h.gateway._calibration_stamp is not None, what="calibration read")
+        h.publish("s-z1-a", reading(raw=2000, seq=1))
+        wait_until(lambda: bool(h.telemetry.latest(["s-z1-a"])), what="reading stored")
+        assert h.telemetry.latest(["s-z1-a"])["s-z1-a"].vwc == pytest.approx(0.2, abs=0.001)
+        tuning.put_calibration("s-z1-a", {"raw_dry": 3000, "raw_wet": 1000}, "tech")
+        assert h.gateway.recalibrate()  # what the watch loop does every 10 s
+        h.publish("s-z1-a", reading(raw=2000, seq=2))
+        wait_until(lambda: h.telemetry.latest(["s-z1-a"])["s-z1-a"].seq == 2, what="second")
+        assert h.telemetry.latest(["s-z1-a"])["s-z1-a"].vwc == pytest.approx(0.25, abs=0.001)
+        assert not h.gateway.recalibrate()  # nothing new
+    finally:
+        h.close()
+        tuning.close()
