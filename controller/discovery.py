@@ -73,6 +73,10 @@ class HomeAssistantBridge:
         for topic, config in discovery_configs(self.farm, self.ha):
             self.publisher.publish(topic, json.dumps(config).encode(), QOS_STATE, True)
 
+    def is_command(self, topic: str) -> bool:
+        """A person's press in Home Assistant: a request, kept until we can act on it."""
+        return topic.startswith(self._command_head)
+
     def translate(self, messages: Sequence[Message], now: datetime) -> list[Message]:
         """Home Assistant's messages become controller requests; the rest pass through."""
         out: list[Message] = []

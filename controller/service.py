@@ -191,7 +191,9 @@ class Controller:
         while asyncio.get_running_loop().time() < deadline:
             while not self.link.messages.empty():
                 message = self.link.messages.get_nowait()
-                if message.topic == self.topics.controller_request():
+                if message.topic == self.topics.controller_request() or self.ha.is_command(
+                    message.topic
+                ):
                     self._deferred.append(message)
                 else:
                     self._absorb(message)
