@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.service import Controller
 from controller.settings import ControllerSettings
@@ -19,8 +15,10 @@ from smartfarm.config import parse_farm_config
 from smartfarm.models import DecisionRecord
 from smartfarm.stores.state import StateStore
 from smartfarm.testing.mosquitto import MosquittoServer
+from smartfarm.testing.probe import Probe
 from smartfarm.topics import Topics
 from tests.conftest import EXAMPLE_FARM
+from tests.controller.live import running
 
 
 def _farm_with_gauge() -> str:
@@ -52,48 +50,40 @@ def test_rain_gauge_report_holds_a_dry_zone_and_a_replay_counts_once(
         return state.decisions(limit=200)
 
     async def main() -> None:
-        controller = Controller(farm, settings, state, store)
-        task = asyncio.create_task(controller.run(scheduled=False))
-        pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-pub")
-        pub.connect("127.0.0.1", mosquitto.port)
-        pub.loop_start()
+        probe = Probe(mosquitto.url, [], client_id="test-pub")
         try:
-            await _until(lambda: controller.link.connected)
-            for valve in ("v-z1", "v-z2", "v-z3"):
-                state_body = {
+            async with running(Controller(farm, settings, state, store)):
+                for valve in ("v-z1", "v-z2", "v-z3"):
+                    body = {
+                        "v": 1,
+                        "device": valve,
+                        "state": "closed",
+                        "ts": payloads.format_ts(now),
+                    }
+                    probe.publish(topics.valve_state(valve), json.dumps(body).encode(), retain=True)
+                report = {
                     "v": 1,
-                    "device": valve,
-                    "state": "closed",
-                    "ts": payloads.format_ts(now),
+                    "device": "rain-1",
+                    "ts": payloads.format_ts(now - timedelta(hours=1)),
+                    "seq": 7,
+                    "mm": 14.2,
                 }
-                pub.publish(topics.valve_state(valve), json.dumps(state_body), 1, retain=True)
-            report = {
-                "v": 1,
-                "device": "rain-1",
-                "ts": payloads.format_ts(now - timedelta(hours=1)),
-                "seq": 7,
-                "mm": 14.2,
-            }
-            for _ in range(2):  # the second is a replay after an outage: same report
-                pub.publish(topics.rain("rain-1"), json.dumps(report), 1).wait_for_publish()
-            bad = {**report, "seq": 8, "mm": -3}
-            pub.publish(topics.rain("rain-1"), json.dumps(bad), 1).wait_for_publish()
-            await _until(lambda: any(d.code == "rain_reported" for d in decisions()))
-            dry = {
-                "v": 1,
-                "device": "s-z2-a",
-                "ts": payloads.format_ts(datetime.now(UTC)),
-                "seq": 1,
-                "vwc": 0.05,
-            }
-            pub.publish(topics.reading("s-z2-a"), json.dumps(dry), 1).wait_for_publish()
-            await _until(lambda: any(d.zone == "z2" and d.code == "rain" for d in decisions()))
+                for _ in range(2):  # the second is a replay after an outage: same report
+                    probe.publish(topics.rain("rain-1"), json.dumps(report).encode())
+                bad = {**report, "seq": 8, "mm": -3}
+                probe.publish(topics.rain("rain-1"), json.dumps(bad).encode())
+                await _until(lambda: any(d.code == "rain_reported" for d in decisions()))
+                dry = {
+                    "v": 1,
+                    "device": "s-z2-a",
+                    "ts": payloads.format_ts(datetime.now(UTC)),
+                    "seq": 1,
+                    "vwc": 0.05,
+                }
+                probe.publish(topics.reading("s-z2-a"), json.dumps(dry).encode())
+                await _until(lambda: any(d.zone == "z2" and d.code == "rain" for d in decisions()))
         finally:
-            pub.loop_stop()
-            pub.disconnect()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            probe.close()
 
     try:
         asyncio.run(main())

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.service import Controller
 from controller.settings import ControllerSettings
@@ -19,8 +15,10 @@ from smartfarm.config import load_farm_config
 from smartfarm.ha_topics import HaTopics
 from smartfarm.stores.state import StateStore
 from smartfarm.testing.mosquitto import MosquittoServer
+from smartfarm.testing.probe import Probe
 from smartfarm.topics import Topics
 from tests.conftest import EXAMPLE_FARM
+from tests.controller.live import running
 
 
 def test_a_home_assistant_press_during_start_up_is_kept_and_done(
@@ -33,33 +31,28 @@ def test_a_home_assistant_press_during_start_up_is_kept_and_done(
     state, store = StateStore(db), ControlStore(db)
 
     async def main() -> None:
-        controller = Controller(farm, settings, state, store)
-        task = asyncio.create_task(controller.run(scheduled=False))
-        pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-ha")
-        pub.connect("127.0.0.1", mosquitto.port)
-        pub.loop_start()
+        probe = Probe(mosquitto.url, [], client_id="test-ha")
         try:
-            await asyncio.wait_for(controller.link._connected.wait(), 10)
-            await asyncio.sleep(0.3)  # subscribed; it now waits for the valves' states
-            ha = HaTopics(topics)
-            pub.publish(ha.zone_command("z3"), b"OPEN", 1).wait_for_publish()
-            await asyncio.sleep(0.5)
-            now = payloads.format_ts(datetime.now(UTC))
-            for zone in farm.zones:
-                body = {"v": 1, "device": zone.valve, "state": "closed", "ts": now}
-                pub.publish(topics.valve_state(zone.valve), json.dumps(body), 1, retain=True)
-            for _ in range(200):
-                decisions = state.decisions(zone="z3")
-                if any(d.by == "home-assistant" and d.action.value == "open" for d in decisions):
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError(f"no decision for the press: {state.decisions(zone='z3')}")
+            async with running(Controller(farm, settings, state, store)):
+                await asyncio.sleep(0.3)  # subscribed; it now waits for the valves' states
+                probe.publish(HaTopics(topics).zone_command("z3"), b"OPEN")
+                await asyncio.sleep(0.5)
+                now = payloads.format_ts(datetime.now(UTC))
+                for zone in farm.zones:
+                    body = {"v": 1, "device": zone.valve, "state": "closed", "ts": now}
+                    probe.publish(
+                        topics.valve_state(zone.valve), json.dumps(body).encode(), retain=True
+                    )
+                for _ in range(200):
+                    decisions = state.decisions(zone="z3")
+                    if any(
+                        d.by == "home-assistant" and d.action.value == "open" for d in decisions
+                    ):
+                        return
+                    await asyncio.sleep(0.05)
+                raise AssertionError(f"no decision for the press: {state.decisions(zone='z3')}")
         finally:
-            pub.loop_stop()
-            pub.disconnect()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            probe.close()
 
     try:
         asyncio.run(main())
