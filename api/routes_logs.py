@@ -47,30 +47,13 @@ def build(ctx: ApiContext) -> APIRouter:
     @router.get("/audit", response_model=list[schemas.AuditOut])
     def list_audit(limit: Limit = 100) -> list[schemas.AuditOut]:
         """Every state-changing request, newest first: who, what, before and after."""
-        return [
-            schemas.AuditOut(
-                at=e.at,
-                username=e.username,
-                action=e.action,
-                target=e.target,
-                before=e.before,
-                after=e.after,
-            )
-            for e in ctx.users.audit_entries(limit)
-        ]
+        entries = ctx.users.audit_entries(limit)
+        return [schemas.AuditOut.model_validate(e, from_attributes=True) for e in entries]
 
     @router.get("/unknown-devices", response_model=list[schemas.UnknownDeviceOut])
     def list_unknown_devices(limit: Limit = 500) -> list[schemas.UnknownDeviceOut]:
         """Devices that sent readings but are not in the farm config: to adopt or ignore."""
-        return [
-            schemas.UnknownDeviceOut(
-                device=d.device,
-                first_seen=d.first_seen,
-                last_seen=d.last_seen,
-                last_topic=d.last_topic,
-                messages=d.messages,
-            )
-            for d in ctx.state.unknown_devices(limit)
-        ]
+        devices = ctx.state.unknown_devices(limit)
+        return [schemas.UnknownDeviceOut.model_validate(d, from_attributes=True) for d in devices]
 
     return router
