@@ -135,8 +135,12 @@ class Controller:
         if self.gauge:
             self.link.subscriptions.append((self.topics.rain(self.gauge), QOS_READING))
         self._new_rain: list[tuple[datetime, float, str]] = []
-        self.ha = HomeAssistantBridge(farm, self.topics, self.link)  # controller/discovery.py
-        self.link.subscriptions += self.ha.subscriptions()
+        # Home Assistant MQTT discovery (controller/discovery.py), when the farm uses it.
+        self.ha = (
+            HomeAssistantBridge(farm, self.topics, self.link) if settings.home_assistant else None
+        )
+        if self.ha is not None:
+            self.link.subscriptions += self.ha.subscriptions()
         self._deferred: list[Message] = []
         self._dry: set[str] = set()
         self._logged_at: dict[tuple[str, str], datetime] = {}
@@ -158,7 +162,8 @@ class Controller:
     async def run(self, scheduled: bool = True) -> None:
         await asyncio.to_thread(self.load)
         await self.link.start()
-        self.ha.publish_discovery()
+        if self.ha is not None:
+            self.ha.publish_discovery()
         await self._await_valve_states()
         await self.reconcile()
         await self.on_messages(self._deferred)  # requests that came while we reconciled
@@ -191,8 +196,8 @@ class Controller:
         while asyncio.get_running_loop().time() < deadline:
             while not self.link.messages.empty():
                 message = self.link.messages.get_nowait()
-                if message.topic == self.topics.controller_request() or self.ha.is_command(
-                    message.topic
+                if message.topic == self.topics.controller_request() or (
+                    self.ha is not None and self.ha.is_command(message.topic)
                 ):
                     self._deferred.append(message)
                 else:
@@ -221,7 +226,9 @@ class Controller:
         A person's request is handled in its place: what came before it is decided first.
         """
         changed: dict[str, None] = {}  # insertion-ordered set
-        for message in self.ha.translate(messages, self.clock()):
+        if self.ha is not None:
+            messages = self.ha.translate(messages, self.clock())
+        for message in messages:
             if message.topic == self.topics.controller_request():
                 if changed:
                     await self.evaluate(list(changed))
@@ -430,7 +437,8 @@ class Controller:
         # Queued runs compete for the pump in every evaluation, so admission needs their facts.
         queued = {r.zone for r in self.runs.values() if r.status is RunStatus.QUEUED}
         facts = {z: self.zone_facts(z, now) for z in consider | queued}
-        self.ha.publish_zone_states({z: f.moisture for z, f in facts.items()}, now)
+        if self.ha is not None:
+            self.ha.publish_zone_states({z: f.moisture for z, f in facts.items()}, now)
         first = core.evaluate(facts, self.runs, farm, self.limits, new_id, consider, plan)
         waiting = self._dry - consider
         if plan is None and waiting and self._starts_auto(first, now):

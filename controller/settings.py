@@ -21,6 +21,10 @@ class ControllerSettings(CommonSettings):
     max_attempts: int = Field(3, ge=1, le=10)
     # After a farmer presses Stop, automatic watering waits this long.
     manual_stop_hold_minutes: float = Field(30.0, ge=0)
+    # Publish Home Assistant MQTT discovery and zone states, and take its valve commands as
+    # requests. Off unless asked: for a farm of many zones it doubles the controller's
+    # outgoing messages, and a farm without Home Assistant has no use for them.
+    home_assistant: bool = False
 
     def limits(self) -> Limits:
         return Limits(

@@ -26,7 +26,9 @@ def test_a_home_assistant_press_during_start_up_is_kept_and_done(
 ) -> None:
     farm = load_farm_config(EXAMPLE_FARM)
     db = f"sqlite:///{tmp_path / 'state.db'}"
-    settings = ControllerSettings(mqtt_url=mosquitto.url, var_dir=tmp_path, state_db_url=db)
+    settings = ControllerSettings(
+        mqtt_url=mosquitto.url, var_dir=tmp_path, state_db_url=db, home_assistant=True
+    )
     topics = Topics(settings.topic_prefix, farm.farm.id)
     state, store = StateStore(db), ControlStore(db)
 

@@ -226,6 +226,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 "SMARTFARM_VAR_DIR": str(tmp_path / "var"),
                 "SMARTFARM_REPORT_SECONDS": "1",
                 "SMARTFARM_EVALUATE_SECONDS": "1",
+                "SMARTFARM_HOME_ASSISTANT": "true",
             },
         )
         for name, user in (("sim", "smartfarm-sim"), ("controller", "smartfarm-controller")):
