@@ -118,6 +118,9 @@ class Controller:
         self._zone_flow = {z.id: z.flow_lph for z in farm.zones}  # a property: computed once
         self._valve_ids = set(valves)
         self._open_valves: set[str] = set()
+        # Flow of the zone valves that report open, kept as they change: every evaluation
+        # needs the flow in use, and summing it there cost more than the rest of a reading.
+        self._open_flow = 0.0
         self.link = MqttLink(
             settings.mqtt,
             settings.client_id,
@@ -259,7 +262,7 @@ class Controller:
             assert device is not None
             known = self.valves.get(device, ValveFacts(ValveStatus.UNKNOWN))
             self.valves[device] = ValveFacts(ValveStatus.OFFLINE, known.command_id, ts=self.clock())
-            self._open_valves.discard(device)
+            self._set_open(device, False)
             return self._valve_zone.get(device)
         return None
 
@@ -276,10 +279,7 @@ class Controller:
             return payloads.parse_ts(data[key]) if data.get(key) else None
 
         status = ValveStatus(data["state"])
-        if status is ValveStatus.OPEN:
-            self._open_valves.add(valve)
-        else:
-            self._open_valves.discard(valve)
+        self._set_open(valve, status is ValveStatus.OPEN)
         self.valves[valve] = ValveFacts(
             status,
             data.get("command_id"),
@@ -496,12 +496,27 @@ class Controller:
             flow_lph=facts.flow_lph,
         )
 
+    def _set_open(self, valve: str, is_open: bool) -> None:
+        if is_open == (valve in self._open_valves):
+            return
+        if is_open:
+            self._open_valves.add(valve)
+        else:
+            self._open_valves.discard(valve)
+        # Summed afresh (on a change of state, not per reading): adding and subtracting
+        # floats would drift, and a pump filled exactly to capacity must stay admissible.
+        self._open_flow = sum(
+            self._zone_flow[z] for v in self._open_valves if (z := self._valve_zone.get(v))
+        )
+
     def farm_facts(self, now: datetime) -> FarmFacts:
         info = self.farm.farm
-        # Proportional to open valves and runs under way, not to the number of zones.
-        flowing = {self._valve_zone[v] for v in self._open_valves if v in self._valve_zone}
-        flowing |= {r.zone for r in self.runs.values() if r.status is RunStatus.OPENING}
-        in_use = sum(self._zone_flow[z] for z in flowing)
+        # Open valves, plus the zones whose open is sent but not yet confirmed.
+        in_use = self._open_flow + sum(
+            self._zone_flow[r.zone]
+            for r in self.runs.values()
+            if r.status is RunStatus.OPENING and self.zones[r.zone].valve not in self._open_valves
+        )
         window = timedelta(hours=info.rain.window_hours)
         rain = sum(mm for ts, mm in self.rain if ts >= now - window)
         master = None
