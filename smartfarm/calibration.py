@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class SensorCalibration(BaseModel):
     """How one probe's raw ADC count maps to vwc (m3/m3); capacitive probes read lower wet."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {"raw_dry": 3250, "raw_wet": 1320},
+                {"points": [[1300, 0.46], [2200, 0.29], [3200, 0.10]], "degree": 2},
+            ]
+        },
+    )
 
     # Two-point calibration: raw ADC in dry air and in water.
     raw_dry: int = Field(3200, ge=0, le=65535)

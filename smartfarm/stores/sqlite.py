@@ -20,9 +20,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    inspect,
     select,
-    text,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -87,21 +85,11 @@ def sqlite_engine(path: Path) -> Engine:
     return engine
 
 
-def _add_quality_column(engine: Engine) -> None:
-    """Files written before readings had a quality get the column, every old row "good"."""
-    columns = {c["name"] for c in inspect(engine).get_columns("readings")}
-    if "quality" not in columns:
-        with engine.begin() as conn:
-            conn.execute(
-                text("ALTER TABLE readings ADD COLUMN quality VARCHAR(16) NOT NULL DEFAULT 'good'")
-            )
-
-
 class SqliteTelemetryStore:
     def __init__(self, path: Path) -> None:
         self._engine = sqlite_engine(path)
+        # A file written before readings had a quality gets the column, old rows "good".
         create_tables(self._engine, metadata)
-        _add_quality_column(self._engine)
 
     def write_readings(self, batch: Sequence[Reading]) -> None:
         if not batch:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    DefaultClause,
     Integer,
     LargeBinary,
     MetaData,
@@ -146,10 +147,11 @@ def create_tables(engine: Engine, meta: MetaData, attempts: int = 5) -> None:
 
 
 def _add_new_columns(engine: Engine, meta: MetaData) -> None:
-    """Add the nullable columns a newer release gave a table that already exists.
+    """Add the columns a newer release gave a table that already exists.
 
-    The only schema change so far is new optional columns; a database written by an older
-    release gets them here, empty, instead of failing on the first insert.
+    The only schema changes so far are new columns that are optional or have a default; a
+    database written by an older release gets them here instead of failing on the first
+    insert.
     """
     found = inspect(engine)
     for table in meta.sorted_tables:
@@ -157,14 +159,21 @@ def _add_new_columns(engine: Engine, meta: MetaData) -> None:
         for column in table.columns:
             if column.name in have:
                 continue
-            if not column.nullable or column.primary_key:
+            default = column.server_default
+            if column.nullable and not column.primary_key:
+                fill = ""  # old rows get NULL
+            elif isinstance(default, DefaultClause) and isinstance(default.arg, str):
+                quoted = default.arg.replace("'", "''")
+                fill = f" NOT NULL DEFAULT '{quoted}'"  # old rows get the default
+            else:
                 raise RuntimeError(
                     f"table {table.name} lacks column {column.name}, which cannot be added "
                     "to existing rows: this database needs a migration"
                 )
             kind = column.type.compile(dialect=engine.dialect)
+            add = f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{fill}'
             with engine.begin() as conn:
-                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+                conn.execute(text(add))
 
 
 class StateStore:
