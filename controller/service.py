@@ -71,6 +71,8 @@ MAX_BATCH = 500
 # The sweep decides this many zones at a time and lets readings in between: deciding 10,000
 # zones in one go holds everything else up for a quarter of a second.
 SWEEP_SLICE = 500
+# Rain reports kept in memory: the longest rain window (168 h), also what a restart loads.
+RAIN_KEPT = timedelta(days=7)
 
 
 def utc_now() -> datetime:
@@ -135,8 +137,9 @@ class Controller:
             clean_session=False,
         )
         self.gauge = farm.farm.rain_sensor
-        if self.gauge:
-            self.link.subscriptions.append((self.topics.rain(self.gauge), QOS_READING))
+        self._rain_topic = self.topics.rain(self.gauge) if self.gauge else None
+        if self._rain_topic:
+            self.link.subscriptions.append((self._rain_topic, QOS_READING))
         self._new_rain: list[tuple[datetime, float, str]] = []
         # Home Assistant MQTT discovery (controller/discovery.py), when the farm uses it.
         self.ha = (
@@ -156,7 +159,7 @@ class Controller:
         self.overrides = self.store.overrides()
         self.delivered = self.store.delivered_since(self.day_start)
         self.last_end = self.store.last_run_ends()
-        self.rain = self.store.rain_since(self.clock() - timedelta(days=7))
+        self.rain = self.store.rain_since(self.clock() - RAIN_KEPT)
         self.alarms_on = {(a.kind, a.zone) for a in self.state.alarms() if a.source == "controller"}
         for run in self.runs.values():
             if run.schedule_key:
@@ -254,7 +257,7 @@ class Controller:
             return self.readings.add(reading)
         if valve := self.topics.device_of(message.topic, "valve", "state"):
             return self._on_valve_state(valve, message.payload)
-        if message.topic == (self.gauge and self.topics.rain(self.gauge)):
+        if message.topic == self._rain_topic:
             self._on_rain_gauge(message.payload)
             return None
         device = self.topics.device_of(message.topic, "device", "availability")
@@ -538,6 +541,9 @@ class Controller:
             self.day_start = midnight
             self.delivered = {}
             self.fired = {}
+            # Every evaluation sums the rain in memory: keep only what can still count (the
+            # rain window is at most a week) and what a replay could repeat.
+            self.rain = [(ts, mm) for ts, mm in self.rain if ts >= now - RAIN_KEPT]
 
     def _local_midnight(self, now: datetime) -> datetime:
         local = now.astimezone(self.farm.farm.tz)
