@@ -116,13 +116,19 @@ class Weather:
         while t < stop:
             midnight = t.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
             upto = min(stop, midnight)
-            h0 = t.hour + t.minute / 60 + (t.second + t.microsecond / 1e6) / 3600
-            h1 = 24.0 if upto == midnight else upto.hour + upto.minute / 60 + upto.second / 3600
+            h0 = _hour_of_day(t)
+            h1 = 24.0 if upto == midnight else _hour_of_day(upto)
             w = self.day(t.date())
             et0 += w.et0_mm * (_share_until(h1, w.daylight_h) - _share_until(h0, w.daylight_h))
             rain += w.rain_mm * (_rain_share_until(h1) - _rain_share_until(h0))
             t = upto
         return et0, rain
+
+
+def _hour_of_day(t: datetime) -> float:
+    # Microseconds count at both ends: a real-time step shorter than a second would
+    # otherwise end before it starts and give negative ET0.
+    return t.hour + t.minute / 60 + (t.second + t.microsecond / 1e6) / 3600
 
 
 def dry_season(

@@ -137,3 +137,12 @@ def test_csv_errors_name_the_file_and_line(tmp_path: Path, body: str, message: s
 def test_a_missing_csv_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read weather file"):
         load_csv(tmp_path / "nope.csv")
+
+
+def test_a_step_shorter_than_a_second_never_gives_negative_et0_or_rain() -> None:
+    # Real-time runs step by wall-clock instants, microseconds and all.
+    w = dry_season(date(2026, 3, 1), days=2, seed=1)
+    t = datetime(2026, 3, 1, 14, 0, 0, 900_000, tzinfo=VN)
+    et0, rain = w.between(t, t + timedelta(microseconds=50_000), VN)
+    assert et0 > 0.0
+    assert rain >= 0.0
