@@ -20,6 +20,7 @@ from firmware_sim.nodes import SensorNode, ValveNode, ValveObserver
 from firmware_sim.soil import SoilLayer, daylight_et0_mm, irrigation_rate_mm_h
 from firmware_sim.weather import Weather
 from smartfarm.config import FarmConfig, ZoneConfig
+from smartfarm.mqtt import MqttLink
 from smartfarm.settings import MqttEndpoint
 from smartfarm.topics import Topics
 
@@ -107,6 +108,7 @@ class SimFarm:
         sync_topic: str | None = None,
         weather: Weather | None = None,
         progress: bool = False,
+        link_type: type[MqttLink] = MqttLink,
     ) -> None:
         self.farm = farm
         # With weather, each zone is an FAO-56 root zone fed by that weather's ET0 and rain.
@@ -125,7 +127,9 @@ class SimFarm:
         self.zones: list[SimZone] = []
         for i, zone in enumerate(farm.zones):
             sensors = [
-                SensorNode(s, topics, endpoint, farm.calibration_of(s), self.clock)
+                SensorNode(
+                    s, topics, endpoint, farm.calibration_of(s), self.clock, link_type=link_type
+                )
                 for s in zone.sensors
             ]
             valve = ValveNode(
@@ -136,6 +140,7 @@ class SimFarm:
                 observer=valve_observer,
                 sync_topic=sync_topic,
                 flow_lph=zone.flow_lph,
+                link_type=link_type,
             )
             theta = (
                 zone.effective_thresholds.stop
@@ -146,7 +151,13 @@ class SimFarm:
         master = farm.farm.pump.master_valve
         self.master = (
             ValveNode(
-                master, topics, endpoint, self.clock, observer=valve_observer, sync_topic=sync_topic
+                master,
+                topics,
+                endpoint,
+                self.clock,
+                observer=valve_observer,
+                sync_topic=sync_topic,
+                link_type=link_type,
             )
             if master
             else None

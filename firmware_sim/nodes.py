@@ -54,6 +54,8 @@ class SensorNode:
         endpoint: MqttEndpoint,
         cal: SensorCalibration,
         clock: Clock | None = None,
+        *,
+        link_type: type[MqttLink] = MqttLink,
     ) -> None:
         self.device = device
         self.topics = topics
@@ -67,7 +69,7 @@ class SensorNode:
         # Store and forward: readings taken without a link, replayed in order on reconnect.
         self.buffer: deque[bytes] = deque(maxlen=BUFFER_READINGS)
         self.dropped = 0
-        self.link = MqttLink(
+        self.link = link_type(
             endpoint,
             client_id=f"sim-{device}",
             will=Will(topics.availability(device), b"offline"),
@@ -162,6 +164,7 @@ class ValveNode:
         observer: ValveObserver | None = None,
         sync_topic: str | None = None,
         flow_lph: float | None = None,
+        link_type: type[MqttLink] = MqttLink,
     ) -> None:
         self.device = device
         self.topics = topics
@@ -183,7 +186,7 @@ class ValveNode:
         if sync_topic is not None:
             subscriptions.append((sync_topic, QOS_COMMAND))
         # Clean session: a command queued while the valve was offline is stale by then.
-        self.link = MqttLink(
+        self.link = link_type(
             endpoint,
             client_id=f"sim-{device}",
             subscriptions=subscriptions,

@@ -17,11 +17,11 @@ from datetime import datetime, time, timedelta
 
 from firmware_sim.clock import VirtualClock
 from firmware_sim.farm import SimFarm
+from firmware_sim.link import LoopLink
 from firmware_sim.virtual import BARRIER_TIMEOUT_S, RESEND_S, ValveRecorder
 from firmware_sim.weather import Weather
 from smartfarm import payloads
 from smartfarm.config import FarmConfig, ZoneConfig
-from smartfarm.mqtt import MqttLink
 from smartfarm.settings import MqttEndpoint
 from smartfarm.topics import QOS_COMMAND, Topics
 
@@ -103,8 +103,9 @@ class TimerLoop:
             weather=weather,
             valve_observer=self.recorder,
             sync_topic=self.down_topic,
+            link_type=LoopLink,
         )
-        self.link = MqttLink(endpoint, f"timer-{uuid.uuid4().hex[:8]}")
+        self.link = LoopLink(endpoint, f"timer-{uuid.uuid4().hex[:8]}")
         self.commands_sent = 0
         self._round = 0
 

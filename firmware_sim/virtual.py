@@ -38,6 +38,7 @@ from controller.store import ControlStore
 from firmware_sim.clock import VirtualClock
 from firmware_sim.farm import SimFarm
 from firmware_sim.faults import FaultSpec
+from firmware_sim.link import LoopLink
 from firmware_sim.weather import Weather
 from smartfarm.config import FarmConfig
 from smartfarm.mqtt import Message
@@ -133,6 +134,8 @@ class SyncedController(Controller):
 
     def __init__(self, *args: Any, progress: asyncio.Event, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # On the loop's thread, like the nodes' links (firmware_sim.link explains why).
+        self.link = LoopLink.replacing(self.link)
         self.up_prefix = f"{self.topics.base}/_sim/up/"
         self.down_topic = f"{self.topics.base}/_sim/down"
         self.link.subscriptions.append((f"{self.up_prefix}+", QOS_COMMAND))
@@ -220,6 +223,7 @@ class ClosedLoop:
             weather=weather,
             valve_observer=self.recorder,
             sync_topic=f"{self.topics.base}/_sim/down",
+            link_type=LoopLink,
         )
         self.state = StateStore(settings.resolved_state_db_url())
         self.store = ControlStore(settings.resolved_state_db_url())

@@ -1,5 +1,6 @@
 """Nodes against a real Mosquitto: store and forward across a broker outage, a valve
-closing itself with no broker, retained state with flow, and the last will."""
+closing itself with no broker, retained state with flow, and the last will; each with
+the threaded link (real time) and the link on the event loop (virtual-time runs)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import asyncio
 import json
 import random
 import socket
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from firmware_sim.clock import VirtualClock
+from firmware_sim.link import LoopLink
 from firmware_sim.nodes import SensorNode, ValveNode
 from smartfarm.calibration import SensorCalibration
 from smartfarm.mqtt import Message, MqttLink
@@ -21,6 +26,7 @@ from smartfarm.topics import Topics
 
 TOPICS = Topics("farm", "f")
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+LINKS = pytest.mark.parametrize("link_type", [MqttLink, LoopLink], ids=["thread", "loop"])
 
 
 async def until(check: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -36,8 +42,9 @@ async def drain(link: MqttLink, into: list[Message]) -> None:
         into.append(await link.messages.get())
 
 
+@LINKS
 def test_readings_taken_offline_arrive_complete_in_order_with_their_own_times(
-    tmp_path: Path,
+    tmp_path: Path, link_type: type[MqttLink]
 ) -> None:
     server = MosquittoServer(tmp_path / "mosquitto")
     server.start()
@@ -45,7 +52,7 @@ def test_readings_taken_offline_arrive_complete_in_order_with_their_own_times(
     clock = VirtualClock(T0)
 
     async def scenario() -> list[dict[str, object]]:
-        node = SensorNode("s1", TOPICS, endpoint, SensorCalibration(), clock)
+        node = SensorNode("s1", TOPICS, endpoint, SensorCalibration(), clock, link_type=link_type)
         # The collector keeps its session, as the gateway does, so nothing is lost to it.
         collector = MqttLink(
             endpoint, "collector", [(TOPICS.reading("s1"), 1)], clean_session=False
@@ -85,8 +92,9 @@ def test_readings_taken_offline_arrive_complete_in_order_with_their_own_times(
     assert stamps == [T0 + timedelta(minutes=10 * i) for i in range(16)]
 
 
+@LINKS
 def test_a_valve_closes_itself_with_no_broker_and_reports_flow_retained(
-    tmp_path: Path,
+    tmp_path: Path, link_type: type[MqttLink]
 ) -> None:
     server = MosquittoServer(tmp_path / "mosquitto")
     server.start()
@@ -94,8 +102,8 @@ def test_a_valve_closes_itself_with_no_broker_and_reports_flow_retained(
     clock = VirtualClock(T0)
 
     async def scenario() -> tuple[bool, list[dict[str, object]], list[Message]]:
-        node = ValveNode("v1", TOPICS, endpoint, clock, flow_lph=3600.0)
-        controller = MqttLink(endpoint, "controller")
+        node = ValveNode("v1", TOPICS, endpoint, clock, flow_lph=3600.0, link_type=link_type)
+        controller = link_type(endpoint, "controller")
         await node.start()
         await controller.start()
         body = {"v": 1, "id": "c1", "action": "open", "duration_s": 900, "issued": "x"}
@@ -134,3 +142,27 @@ def test_a_valve_closes_itself_with_no_broker_and_reports_flow_retained(
     assert states[0]["state"] == "closed" and states[0]["flow_lph"] == 0.0
     assert availability[0].payload == b"online"
     assert availability[1].payload == b"offline"
+
+
+def test_links_on_the_loop_start_no_thread_and_keep_their_messages_in_order(
+    mosquitto: MosquittoServer,
+) -> None:
+    endpoint = parse_mqtt_url(mosquitto.url)
+
+    async def scenario() -> tuple[int, int, list[bytes]]:
+        before = threading.active_count()
+        sub = LoopLink(endpoint, "sub", [("t/#", 1)])
+        pubs = [LoopLink(endpoint, f"pub{i}") for i in range(5)]
+        for link in (sub, *pubs):
+            await link.start()
+        during = threading.active_count()
+        for n in range(50):
+            pubs[0].publish("t/a", str(n).encode())
+        got = [(await asyncio.wait_for(sub.messages.get(), 10)).payload for _ in range(50)]
+        for link in (sub, *pubs):
+            await link.stop()
+        return before, during, got
+
+    before, during, got = asyncio.run(scenario())
+    assert during == before
+    assert got == [str(n).encode() for n in range(50)]
