@@ -101,7 +101,8 @@ class LoopLink(MqttLink):
         self._loop.add_reader(sock, self._read)
 
     def _unwatch(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
-        assert self._loop is not None
+        if self._loop is None or self._loop.is_closed():
+            return  # a link never stopped, its socket closed as the process ends
         self._loop.remove_reader(sock)
         self._loop.remove_writer(sock)
         if self._closed is not None:
