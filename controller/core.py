@@ -376,9 +376,10 @@ def _open(run: Run, z: ZoneFacts, farm: FarmFacts, plan: Plan, new_id: NewId, se
     dry = ""
     if z.moisture is not None:
         below = z.moisture < t.start
-        # A top-up (rules.top_up_reason) opens a zone still above its start threshold.
+        # A zone nearing its threshold or topped up before a long gap (rules._early_start)
+        # opens while still above it.
         dry = f"moisture {pct(z.moisture)} {'below' if below else 'above'} start threshold "
-        dry += f"{pct(t.start)}{'' if below else ', topping up before a long gap'}, "
+        dry += f"{pct(t.start)}{'' if below else ', watering before it is reached'}, "
     why = {
         RunKind.AUTO: f"{dry}water up to {pct(t.stop)}",
         RunKind.MANUAL: f"asked by {run.by}",

@@ -35,6 +35,12 @@ ARRIVED_SHARE = 0.25
 STUCK_OPEN_SHARE = 0.2
 # A zone is topped up only in the last hour of a window (top_up_reason).
 TOP_UP_LEAD = timedelta(hours=1)
+# A zone that at its present rate of drying would reach its start threshold within this
+# long starts now (nearing_start_reason). The start threshold is the FAO-56 MAD point,
+# where Ks drops below 1; water asked for there arrives after the wait for the pump and
+# the next readings, i.e. after stress began. Chosen with the season benchmark (docs/
+# controller.md, "Starting before the threshold").
+START_LEAD = timedelta(hours=2)
 
 
 def pct(value: float) -> str:
@@ -115,16 +121,44 @@ def may_start_auto(z: ZoneFacts, farm: FarmFacts, limits: Limits) -> Decision:
         in_band = _decision(
             z, Action.HOLD, "in_band", f"moisture {pct(moisture)}, start threshold {pct(t.start)}"
         )
-        top_up = top_up_reason(z, farm, moisture)
-        if top_up is None or _start_blocker(z, farm) is not None:
+        early = _early_start(z, farm, moisture)
+        if early is None or _start_blocker(z, farm) is not None:
             return in_band
-        return _decision(z, Action.OPEN, "top_up", top_up)
+        return _decision(z, Action.OPEN, *early)
     dry = f"moisture {pct(moisture)} below start threshold {pct(t.start)}"
     blocked = _start_blocker(z, farm)
     if blocked is not None:
         code, why = blocked
         return _decision(z, Action.SKIP, code, f"{dry}, but {why}")
     return _decision(z, Action.OPEN, "below_start", dry)
+
+
+def _early_start(z: ZoneFacts, farm: FarmFacts, moisture: float) -> tuple[str, str] | None:
+    """(code, reason) for watering a zone still above its start threshold; None to hold."""
+    nearing = nearing_start_reason(z, moisture)
+    if nearing is not None:
+        return "nearing_start", nearing
+    top_up = top_up_reason(z, farm, moisture)
+    return ("top_up", top_up) if top_up is not None else None
+
+
+def nearing_start_reason(z: ZoneFacts, moisture: float) -> str | None:
+    """Why a zone just above its start threshold should be watered now; or None.
+
+    At its present rate of drying it reaches the threshold within START_LEAD: by the time
+    the pump is free and the water in, it would be below it, and the crop stressed.
+    """
+    t = z.config.effective_thresholds
+    rate = z.drying_per_h
+    if rate is None or rate <= 0 or not t.start <= moisture < t.stop:
+        return None
+    hours = (moisture - t.start) / rate
+    if hours > START_LEAD.total_seconds() / 3600:
+        return None
+    return (
+        f"moisture {pct(moisture)} is drying {pct(rate)} an hour: at start threshold "
+        f"{pct(t.start)} in about {minutes(hours * 3600)}; starting before it is reached"
+    )
 
 
 def top_up_reason(z: ZoneFacts, farm: FarmFacts, moisture: float) -> str | None:

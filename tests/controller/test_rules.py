@@ -649,7 +649,7 @@ def test_top_up_before_a_long_gap_between_windows(
         reasons = " / ".join(d.reason for d in plan.decisions)
         assert "drying 0.3% an hour: about 28.8% by the next window at 16:00" in reasons, reasons
         assert "below start threshold 30.0%; topping up" in reasons
-        assert "above start threshold 30.0%, topping up before a long gap" in reasons
+        assert "above start threshold 30.0%, watering before it is reached" in reasons
     else:
         assert codes[-1] == code and not plan.commands, (case, codes)
 
@@ -668,3 +668,49 @@ def test_the_drying_trend_follows_the_readings_and_restarts_after_watering() -> 
     assert book.drying_per_h(zone) == pytest.approx(0.006, rel=0.05)
     read(70, 0.33, 100)  # watered: the trend starts again
     assert book.drying_per_h(zone) is None
+
+
+NEAR = {"moisture": 0.305}  # 0.5 points above start: at 0.3% an hour, 100 min away
+
+
+@pytest.mark.parametrize(
+    ("case", "zone", "farm_kw", "code"),
+    [
+        ("reaches start within the lead: starts", facts(**NEAR, drying_per_h=0.003), {}, "queued"),
+        ("drying slowly: holds", facts(**NEAR, drying_per_h=0.002), {}, "in_band"),
+        ("rate unknown: holds", facts(**NEAR, drying_per_h=None), {}, "in_band"),
+        ("wetting: holds", facts(**NEAR, drying_per_h=-0.01), {}, "in_band"),
+        ("far above start: holds", facts(moisture=0.33, drying_per_h=0.003), {}, "in_band"),
+        ("at the stop threshold", facts(moisture=0.35, drying_per_h=0.1), {}, "in_band"),
+        (
+            "resting after a run",
+            facts(**NEAR, drying_per_h=0.003, last_run_ended_at=NOW - timedelta(minutes=10)),
+            {},
+            "in_band",
+        ),
+        ("rain holds it", facts(**NEAR, drying_per_h=0.003), {"rain_mm": 12.0}, "in_band"),
+        (
+            "paused",
+            facts(**NEAR, drying_per_h=0.003, paused_until=NOW + timedelta(hours=1)),
+            {},
+            "in_band",
+        ),
+    ],
+)
+def test_a_zone_about_to_reach_its_start_threshold_starts_before_it(
+    case: str, zone: ZoneFacts, farm_kw: dict[str, Any], code: str
+) -> None:
+    plan = run_once([zone], f=farm(**farm_kw))
+    codes = [d.code for d in plan.decisions if d.zone == "z1"]
+    assert codes[0] == code, (case, codes)
+    if code == "queued":
+        reasons = " / ".join(d.reason for d in plan.decisions)
+        assert (
+            "moisture 30.5% is drying 0.3% an hour: at start threshold 30.0% in about 100 min"
+            in reasons
+        ), reasons
+        assert "above start threshold 30.0%, watering before it is reached" in reasons
+        [command] = plan.commands
+        assert command.action is Action.OPEN and command.duration_s == 3600
+    else:
+        assert not plan.commands, case

@@ -161,6 +161,7 @@ export default {
   dec_request_stale: "Eine zu spät angekommene Anfrage ignoriert",
   dec_fallback_schedule: "Sensorfehler: {m0} Min. nach dem Notfallplan bewässern",
   dec_top_up: "Boden bei {p0} %, trocknet {p1} % pro Stunde: etwa {p2} % um {t0}, unter {p3} %: jetzt bewässern",
+  dec_nearing_start: "Boden bei {p0} %, trocknet {p1} % pro Stunde: in etwa {m0} min unter {p2} %: jetzt bewässern",
   dec_rain_reported: "Regen: {mm0} mm",
   dec_done: "Erledigt",
   alarm_sensor_fault: "Bodensensor defekt",

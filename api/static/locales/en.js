@@ -172,6 +172,7 @@ export default {
   dec_request_stale: "Ignored a request that arrived too late",
   dec_fallback_schedule: "Sensor fault: watering {m0} min by the fallback schedule",
   dec_top_up: "Soil at {p0}%, drying {p1}% an hour: about {p2}% by {t0}, below {p3}%: watering now",
+  dec_nearing_start: "Soil at {p0}%, drying {p1}% an hour: below {p2}% in about {m0} min: watering now",
   dec_rain_reported: "Rain: {mm0} mm",
   dec_done: "Done",
   // alarms, by kind

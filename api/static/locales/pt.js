@@ -161,6 +161,7 @@ export default {
   dec_request_stale: "Pedido ignorado por chegar tarde demais",
   dec_fallback_schedule: "Sensor avariado: rega {m0} min pelo horário de reserva",
   dec_top_up: "Solo a {p0}%, a secar {p1}% por hora: cerca de {p2}% às {t0}, abaixo de {p3}%: a regar já",
+  dec_nearing_start: "Solo a {p0}%, a secar {p1}% por hora: abaixo de {p2}% em cerca de {m0} min: a regar já",
   dec_rain_reported: "Chuva: {mm0} mm",
   dec_done: "Feito",
   alarm_sensor_fault: "Sensor de solo avariado",

@@ -161,6 +161,7 @@ export default {
   dec_request_stale: "Bỏ qua một yêu cầu đến quá muộn",
   dec_fallback_schedule: "Cảm biến hỏng: tưới {m0} phút theo lịch dự phòng",
   dec_top_up: "Đất {p0}%, khô đi {p1}% mỗi giờ: khoảng {p2}% lúc {t0}, dưới {p3}%: tưới bù ngay",
+  dec_nearing_start: "Đất {p0}%, khô đi {p1}% mỗi giờ: khoảng {m0} phút nữa dưới {p2}%: tưới ngay",
   dec_rain_reported: "Mưa: {mm0} mm",
   dec_done: "Xong",
   alarm_sensor_fault: "Cảm biến đất hỏng",
