@@ -26,7 +26,7 @@ import yaml
 from tqdm import tqdm
 
 from controller.settings import ControllerSettings
-from firmware_sim.farm import SimFarm
+from firmware_sim.farm import SimFarm, SimZone
 from firmware_sim.timer import TimerLoop, timer_schedule
 from firmware_sim.virtual import ClosedLoop
 from firmware_sim.weather import Weather, choose
@@ -107,6 +107,8 @@ class RunResult:
     deficit_mm: float
     balance_error_mm: float
     wall_s: float
+    # The least irrigation any schedule could have given without stress (floor_mm).
+    floor_m3: float = 0.0
     # What the counts are made of: alarm kinds (or pauses), and each stress day's zone.
     intervention_kinds: dict[str, int] = field(default_factory=dict)
     stress_zone_days: list[str] = field(default_factory=list)
@@ -130,14 +132,31 @@ def pump_energy_kwh(water_m3: float) -> float:
     return 1000 * 9.81 * PUMP_HEAD_M * water_m3 / PUMP_EFFICIENCY / 3.6e6
 
 
+def floor_mm(z: SimZone) -> float:
+    """The least irrigation that keeps this zone unstressed over the run, mm over the zone.
+
+    Without stress the crop transpires its potential ETc, whatever the schedule. Rain that
+    entered, and the soil's store from where it started down to the start threshold (the
+    MAD point, where Ks drops below 1), may cover part of it; nothing may drain. Any
+    controller needs at least the rest; a real one, whose soil ends somewhere in its band
+    and whose probe is noisy, a little more.
+    """
+    assert z.root is not None
+    start = z.zone.effective_thresholds.start
+    usable_store = max(0.0, z.start_storage_mm - start * z.root.depth_mm)
+    led = z.root.ledger
+    return max(0.0, led.et_potential_mm - led.rain_in_mm - usable_store)
+
+
 def measure(sim: SimFarm, interventions: dict[str, int], wall_s: float) -> RunResult:
-    water = deficit_weighted = area = error = 0.0
+    water = deficit_weighted = area = error = floor = 0.0
     stressed: list[str] = []
     for z in sim.zones:
         if z.root is None:
             raise ValueError("a season needs the root-zone model (a farm with weather)")
         led = z.root.ledger
         water += led.irrigation_mm * z.zone.area_m2 / 1000
+        floor += floor_mm(z) * z.zone.area_m2 / 1000
         deficit_weighted += led.deficit_mm * z.zone.area_m2
         area += z.zone.area_m2
         stressed += [
@@ -157,6 +176,7 @@ def measure(sim: SimFarm, interventions: dict[str, int], wall_s: float) -> RunRe
         deficit_mm=round(deficit_weighted / area, 1),
         balance_error_mm=error,
         wall_s=wall_s,
+        floor_m3=round(floor, 1),
         intervention_kinds=interventions,
         stress_zone_days=stressed,
     )
@@ -263,6 +283,7 @@ def table(controller: RunResult, timer: RunResult) -> str:
         ("interventions", controller.interventions, timer.interventions),
         ("stress days (zone-days)", controller.stress_days, timer.stress_days),
         ("ET deficit (mm)", controller.deficit_mm, timer.deficit_mm),
+        ("no-stress floor (m3)", controller.floor_m3, timer.floor_m3),
         ("wall time (s)", round(controller.wall_s, 1), round(timer.wall_s, 1)),
     ]
     lines = [f"{'':26}{'controller':>12}{'timer':>12}"]
@@ -344,6 +365,9 @@ async def season(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "timer": timer.summary(),
         "water_saving_pct": saving_pct(timer.water_m3, controller.water_m3),
         "energy_saving_pct": saving_pct(timer.energy_kwh, controller.energy_kwh),
+        # The most any schedule could save against this timer without a stress day.
+        "floor_m3": controller.floor_m3,
+        "best_saving_pct": saving_pct(timer.water_m3, controller.floor_m3),
         "balance_error_mm": max(controller.balance_error_mm, timer.balance_error_mm),
         "png": args.png,
     }

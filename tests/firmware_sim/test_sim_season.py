@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from firmware_sim.season import bench_farm, pump_energy_kwh
+from firmware_sim.clock import VirtualClock
+from firmware_sim.farm import SimZone
+from firmware_sim.nodes import ValveNode
+from firmware_sim.season import bench_farm, floor_mm, pump_energy_kwh
 from firmware_sim.timer import peak_minutes, timer_schedule
 from firmware_sim.weather import dry_season
 from smartfarm.cli import main
+from smartfarm.settings import parse_mqtt_url
+from smartfarm.topics import Topics
 
 
 def test_the_timer_is_sized_for_peak_demand_within_the_pump() -> None:
@@ -56,5 +61,29 @@ def test_bench_season_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert result["timer"]["water_m3"] > 0
     assert result["balance_error_mm"] < 1e-6
     assert {"water_saving_pct", "energy_saving_pct"} <= set(result)
+    # No run without stress can use less than the floor; the best saving is against it.
+    for run in ("controller", "timer"):
+        if result[run]["stress_days"] == 0:
+            assert result[run]["water_m3"] >= result["floor_m3"] - 0.05
+    assert result["best_saving_pct"] >= result["water_saving_pct"] or (
+        result["controller"]["stress_days"] > 0
+    )
     assert "controller" in err and "timer" in err  # the table
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_no_stress_floor_is_potential_et_less_rain_less_the_store_down_to_start() -> None:
+    farm = bench_farm(1)  # z1: coffee on clay loam, start 0.304, stop 0.346
+    zone = farm.zones[0]
+    endpoint = parse_mqtt_url("mqtt://127.0.0.1:1")  # never connected
+    topics = Topics("farm", farm.farm.id)
+    valve = ValveNode(zone.valve, topics, endpoint, VirtualClock(datetime(2026, 2, 1, tzinfo=UTC)))
+    sim_zone = SimZone(zone, [], valve, zone.effective_thresholds.stop, root_zone=True)
+    assert sim_zone.root is not None
+    for _ in range(10):  # 10 days of 6 mm ET0, 20 mm of rain on the last
+        sim_zone.root.step(86400, 0.0, 0.0, 6.0)
+    sim_zone.root.step(0, 0.0, 20.0, 0.0)
+    depth = 1000 * 1.2 * 0.35  # mm per unit of theta in the wetted root zone
+    store = (0.346 - 0.304) * depth
+    expected = 10 * 0.95 * 6.0 - 20.0 * 0.35 - store
+    assert floor_mm(sim_zone) == pytest.approx(expected)
