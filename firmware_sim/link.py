@@ -9,7 +9,9 @@ those threads. Here paho's own external-loop interface (``loop_read``, ``loop_wr
 connections, their wills, topics, QoS and packets are the same: only who moves the bytes
 changes.
 
-Meant for a broker on the same machine (the connect itself blocks the loop briefly).
+Meant for a broker on the same machine (the connect itself blocks the loop briefly). A
+TLS endpoint keeps paho's thread: TLS may hold decrypted bytes the socket's readiness
+does not show, which paho's own loop checks for and this one would not.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ STOP_WAIT_S = 2.0
 
 
 class LoopLink(MqttLink):
-    """One MQTT connection driven by the running event loop, no thread of its own."""
+    """One MQTT connection driven by the running event loop (paho's thread only with TLS)."""
 
     _misc: asyncio.Task[None] | None = None
     _reconnect: asyncio.Task[None] | None = None
     _stopping = False
     _closed: asyncio.Event | None = None
+    _threaded = False
 
     @classmethod
     def replacing(cls, link: MqttLink) -> Self:
@@ -54,6 +57,10 @@ class LoopLink(MqttLink):
 
     async def start(self, timeout: float = 15.0) -> None:
         """Connect and wait for the first CONNACK, with the socket watched by the loop."""
+        if self.endpoint.tls:
+            self._threaded = True
+            await super().start(timeout)
+            return
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         client = self.client
@@ -80,6 +87,9 @@ class LoopLink(MqttLink):
 
     async def stop(self) -> None:
         """Disconnect cleanly (no last will), as the threaded link does."""
+        if self._threaded:
+            await super().stop()
+            return
         self._stopping = True
         for task in (self._misc, self._reconnect):
             if task is not None:
@@ -91,6 +101,9 @@ class LoopLink(MqttLink):
                 await asyncio.wait_for(self._closed.wait(), STOP_WAIT_S)
 
     def _on_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        if self._threaded:
+            super()._on_message(_client, _userdata, msg)
+            return
         # Already on the loop's thread: no wake-up through the self-pipe needed.
         self.messages.put_nowait(Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
 
