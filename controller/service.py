@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 
 from controller import core, requests
 from controller.discovery import HomeAssistantBridge
+from controller.metrics import ControllerMetrics
 from controller.model import (
     Command,
     Decision,
@@ -31,10 +33,11 @@ from controller.model import (
 from controller.readings import ReadingBook
 from controller.scheduling import ControllerScheduler
 from controller.settings import ControllerSettings
-from controller.store import ControlStore
+from controller.store import AlarmWrite, ControlStore, PlanWrite
 from smartfarm import payloads
 from smartfarm.config import FarmConfig
 from smartfarm.ingest import ReadingParser
+from smartfarm.metrics_http import MetricsServer, serve_metrics
 from smartfarm.models import Action, DecisionRecord, ValveStatus
 from smartfarm.mqtt import Message, MqttLink
 from smartfarm.payloads import BadPayload
@@ -150,6 +153,9 @@ class Controller:
         self._deferred: list[Message] = []
         self._dry: set[str] = set()
         self._logged_at: dict[tuple[str, str], datetime] = {}
+        self._rain_to_write: list[tuple[datetime, float, str]] = []
+        self.metrics = ControllerMetrics(self._gauges)
+        self.metrics_server: MetricsServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -167,6 +173,14 @@ class Controller:
 
     async def run(self, scheduled: bool = True) -> None:
         await asyncio.to_thread(self.load)
+        if self.settings.controller_metrics_port:
+            self.metrics_server = serve_metrics(
+                "controller",
+                self.settings.controller_metrics_host,
+                self.settings.controller_metrics_port,
+                self.metrics.text,
+                self.health,
+            )
         await self.link.start()
         if self.ha is not None:
             self.ha.publish_discovery()
@@ -196,6 +210,8 @@ class Controller:
             if self.scheduler is not None:
                 self.scheduler.shutdown()
             await self.link.stop()
+            if self.metrics_server is not None:
+                self.metrics_server.stop()
 
     async def _await_valve_states(self) -> None:
         deadline = asyncio.get_running_loop().time() + RECONCILE_WAIT_S
@@ -231,21 +247,45 @@ class Controller:
 
         A person's request is handled in its place: what came before it is decided first.
         """
-        changed: dict[str, None] = {}  # insertion-ordered set
+        changed: dict[str, float] = {}  # zone: when the first message about it arrived
         if self.ha is not None:
             messages = self.ha.translate(messages, self.clock())
         for message in messages:
             if message.topic == self.topics.controller_request():
                 if changed:
-                    await self.evaluate(list(changed))
-                    changed.clear()
+                    await self._decide(changed)
+                    changed = {}
                 await self._on_request(message.payload)
             elif (zone := self._absorb(message)) is not None:
-                changed[zone] = None
+                changed.setdefault(zone, message.received)
         if self._new_rain:
             await self._take_rain()
         if changed:
-            await self.evaluate(list(changed))
+            await self._decide(changed)
+
+    async def _decide(self, changed: dict[str, float]) -> None:
+        """Decide the zones a batch changed, those that may act first.
+
+        In a burst of a thousand readings, the few that cross a threshold (or belong to a
+        run under way) should not wait behind the in-band ones; the order changes nothing
+        else, since each zone is decided on its own facts.
+        """
+        running = {r.zone for r in self.runs.values()}
+        first = [z for z in changed if z in running or self._outside_band(z)]
+        chosen = set(first)
+        rest = [z for z in changed if z not in chosen]
+        for zones in (first, rest):
+            if zones:
+                await self.evaluate(zones, {z: changed[z] for z in zones})
+
+    def _outside_band(self, zone_id: str) -> bool:
+        zone = self.zones[zone_id]
+        t = zone.effective_thresholds
+        for sensor in zone.sensors:
+            reading = self.readings.good.get(sensor)
+            if reading is None or not t.start <= reading.vwc < t.stop:
+                return True
+        return False
 
     def _absorb(self, message: Message) -> str | None:
         """Take in a reading, a valve state or rain; the zone it concerns, if any."""
@@ -329,12 +369,7 @@ class Controller:
             for ts, mm, by in new
         ]
 
-        def persist() -> None:
-            for ts, mm, by in new:
-                self.store.add_rain(ts, mm, by)
-            self.state.add_decisions(records)
-
-        await asyncio.to_thread(persist)
+        await asyncio.to_thread(self._write, PlanWrite(now, rain=new, decisions=records))
         for record in records:
             log.info("controller: *: %s (%s)", record.reason, record.by)
             self._publish_decision(record)
@@ -383,7 +418,7 @@ class Controller:
         farm = self.farm_facts(now)
         if action == "rain":
             mm = float(req["mm"])
-            self.store.add_rain(now, mm, by)
+            self._rain_to_write.append((now, mm, by))  # durable with the plan it makes
             self.rain.append((now, mm))
             reason = f"{mm:.1f} mm of rain reported"
             return Plan(decisions=[Decision("*", Action.HOLD, "rain_reported", reason, by=by)])
@@ -406,10 +441,15 @@ class Controller:
 
     # -- evaluation ------------------------------------------------------------------------
 
-    async def evaluate(self, zones: Sequence[str] | None = None) -> Plan:
-        """Decide these zones (``[]``: the runs under way; ``None``: every zone) and act."""
+    async def evaluate(
+        self, zones: Sequence[str] | None = None, received: dict[str, float] | None = None
+    ) -> Plan:
+        """Decide these zones (``[]``: the runs under way; ``None``: every zone) and act.
+
+        ``received``: when each zone's news arrived, for the latency of what it causes.
+        """
         async with self._lock:
-            return await self._evaluate_locked(zones, self.clock(), None)
+            return await self._evaluate_locked(zones, self.clock(), None, received)
 
     async def wake(self, zones: Sequence[str] | None) -> None:
         """The scheduler's call: the sweep (``None``) goes in slices, readings in between."""
@@ -423,7 +463,11 @@ class Controller:
             await self.evaluate(ids[i : i + SWEEP_SLICE])
 
     async def _evaluate_locked(
-        self, zones: Sequence[str] | None, now: datetime, plan: Plan | None
+        self,
+        zones: Sequence[str] | None,
+        now: datetime,
+        plan: Plan | None,
+        received: dict[str, float] | None = None,
     ) -> Plan:
         self._roll_day(now)
         if plan is not None:
@@ -452,7 +496,7 @@ class Controller:
             facts.update({z: self.zone_facts(z, now) for z in waiting})
             first = core.evaluate(facts, self.runs, farm, self.limits, new_id, consider)
         self._track_dry(first)
-        await self._apply(first, now)
+        await self._apply(first, now, received)
         return first
 
     def _starts_auto(self, plan: Plan, now: datetime) -> bool:
@@ -549,6 +593,32 @@ class Controller:
         local = now.astimezone(self.farm.farm.tz)
         return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
+    # -- watching ---------------------------------------------------------------------------
+
+    def _gauges(self) -> dict[str, tuple[str, float]]:
+        """Read from the metrics thread: only whole-object reads of what the loop writes."""
+        runs = list(self.runs.values())
+        queued = sum(1 for r in runs if r.status is RunStatus.QUEUED)
+        return {
+            "runs_active": ("Runs under way: opening, running, soaking", len(runs) - queued),
+            "runs_queued": ("Runs waiting for the pump", queued),
+            "valves_open": ("Zone valves that report open", len(self._open_valves)),
+            "flow_in_use_lph": ("Flow of the open zone valves, L/h", self._open_flow),
+            "alarms_active": ("Alarms raised by the controller, not cleared", len(self.alarms_on)),
+            "inbox_depth": ("Messages received, not yet taken in", self.link.messages.qsize()),
+            "mqtt_connected": ("1 while connected to the broker", float(self.link.connected)),
+        }
+
+    def health(self) -> list[str]:
+        """What is wrong, in words a technician can act on; empty when all is well."""
+        out = []
+        if not self.link.connected:
+            out.append("not connected to the MQTT broker: valves cannot be commanded")
+        faulty = sorted(z or "farm" for kind, z in self.alarms_on if kind == "valve_fault")
+        if faulty:
+            out.append(f"valves not answering in zones {', '.join(faulty)}")
+        return out
+
     # -- applying a plan -------------------------------------------------------------------
 
     def _apply_overrides(self, plan: Plan) -> None:
@@ -557,7 +627,9 @@ class Controller:
         for zone, until in plan.holds.items():
             self.overrides[zone] = (self.overrides.get(zone, (None, None))[0], until)
 
-    async def _apply(self, plan: Plan, now: datetime) -> None:
+    async def _apply(
+        self, plan: Plan, now: datetime, received: dict[str, float] | None = None
+    ) -> None:
         self._apply_overrides(plan)
         for run in plan.runs.values():
             if run.status.active:
@@ -573,36 +645,35 @@ class Controller:
             self.delivered[cycle.zone] = (s + cycle.seconds, litres + cycle.litres)
         records = self._records(plan, now)
         alarms = self._alarm_changes(plan)
-        if plan.runs or plan.cycles or records or alarms or plan.pauses or plan.holds:
-            # Durable before anything moves: a restart then knows what was started.
-            await asyncio.to_thread(self._persist, plan, records, alarms, now)
+        rain, self._rain_to_write = self._rain_to_write, []
+        changed_overrides = {*plan.pauses, *plan.holds}
+        write = PlanWrite(
+            now,
+            runs=list(plan.runs.values()),
+            cycles=plan.cycles,
+            overrides={z: self.overrides.get(z, (None, None)) for z in changed_overrides},
+            rain=rain,
+            decisions=records,
+            alarms=alarms,
+        )
+        if write:
+            # Durable before anything moves, in one transaction: a restart then knows what
+            # was started, and never finds a run without the decision that made it.
+            await asyncio.to_thread(self._write, write)
         for command in plan.commands:
-            self._publish_command(command, now)
+            self._publish_command(command, now, received)
         for record in records:
             self._publish_decision(record)
+        for a in alarms:
+            self._publish_alarm(a.kind, a.zone, a.message, a.raised, now)
         for run in plan.runs.values():
             if run.status is RunStatus.SOAKING and run.soak_until and self.scheduler:
                 self.scheduler.wake_at(run.soak_until, run.zone, run.id)
 
-    def _persist(
-        self,
-        plan: Plan,
-        records: list[DecisionRecord],
-        alarms: list[tuple[str, str | None, str, bool]],
-        now: datetime,
-    ) -> None:
-        self.store.save_runs(plan.runs.values())
-        self.store.add_cycles(plan.cycles)
-        for zone in set(plan.pauses) | set(plan.holds):
-            paused, hold = self.overrides.get(zone, (None, None))
-            self.store.set_override(zone, paused, hold)
-        self.state.add_decisions(records)
-        for kind, alarm_zone, message, raised in alarms:
-            if raised:
-                self.state.raise_alarm("controller", kind, message, now, alarm_zone)
-            else:
-                self.state.clear_alarm("controller", kind, now, alarm_zone)
-            self._publish_alarm(kind, alarm_zone, message, raised, now)
+    def _write(self, write: PlanWrite) -> None:
+        started = time.perf_counter()
+        self.store.write(write)
+        self.metrics.write_seconds.observe(time.perf_counter() - started)
 
     def _records(self, plan: Plan, now: datetime) -> list[DecisionRecord]:
         """Decisions worth logging: every action, and a hold or skip when its rule changes."""
@@ -634,16 +705,16 @@ class Controller:
             )
         return out
 
-    def _alarm_changes(self, plan: Plan) -> list[tuple[str, str | None, str, bool]]:
+    def _alarm_changes(self, plan: Plan) -> list[AlarmWrite]:
         changes = []
         for a in plan.alarms:
             key = (a.kind, a.zone)
             if a.raised and key not in self.alarms_on:
                 self.alarms_on.add(key)
-                changes.append((a.kind, a.zone, a.message, True))
+                changes.append(AlarmWrite(a.kind, a.zone, a.message, True))
             elif not a.raised and key in self.alarms_on:
                 self.alarms_on.discard(key)
-                changes.append((a.kind, a.zone, a.message, False))
+                changes.append(AlarmWrite(a.kind, a.zone, a.message, False))
         return changes
 
     def _clear_alarm_later(self, kind: str, zone: str | None) -> None:
@@ -655,7 +726,9 @@ class Controller:
                 asyncio.to_thread(self.state.clear_alarm, "controller", kind, now, zone)
             )
 
-    def _publish_command(self, command: Command, now: datetime) -> None:
+    def _publish_command(
+        self, command: Command, now: datetime, received: dict[str, float] | None = None
+    ) -> None:
         body: dict[str, object] = {
             "v": 1,
             "id": command.command_id,
@@ -671,6 +744,11 @@ class Controller:
         self.link.publish(
             self.topics.valve_command(command.valve), payloads.encode(body), QOS_COMMAND
         )
+        self.metrics.commands.labels(command.action.value).inc()
+        zone = self._valve_zone.get(command.valve)
+        arrived = received.get(zone) if received and zone else None
+        if arrived:
+            self.metrics.reading_to_command.observe(time.monotonic() - arrived)
 
     def _publish_decision(self, r: DecisionRecord) -> None:
         body = {

@@ -25,6 +25,9 @@ class ControllerSettings(CommonSettings):
     # requests. Off unless asked: for a farm of many zones it doubles the controller's
     # outgoing messages, and a farm without Home Assistant has no use for them.
     home_assistant: bool = False
+    # /metrics (Prometheus) and /healthz; 0 turns them off. The gateway's are on 9108.
+    controller_metrics_port: int = Field(9109, ge=0, le=65535)
+    controller_metrics_host: str = "127.0.0.1"
 
     def limits(self) -> Limits:
         return Limits(

@@ -6,7 +6,8 @@ survive a restart and the API can show them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -24,9 +25,17 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.engine import Connection
 
 from controller.model import Cycle, Run, RunKind, RunStatus
-from smartfarm.stores.state import create_tables, make_engine
+from smartfarm.models import DecisionRecord
+from smartfarm.stores.state import (
+    clear_alarm,
+    create_tables,
+    insert_decisions,
+    make_engine,
+    raise_alarm,
+)
 
 metadata = MetaData()
 runs = Table(
@@ -99,18 +108,89 @@ def _row(run: Run) -> dict[str, object]:
     return {c.name: getattr(run, c.name) for c in runs.columns}
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmWrite:
+    kind: str
+    zone: str | None
+    message: str
+    raised: bool
+
+
+@dataclass(slots=True)
+class PlanWrite:
+    """All that one plan changes in the database, written in one transaction."""
+
+    now: datetime
+    runs: Sequence[Run] = ()
+    cycles: Sequence[Cycle] = ()
+    overrides: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+    rain: Sequence[tuple[datetime, float, str]] = ()
+    decisions: Sequence[DecisionRecord] = ()
+    alarms: Sequence[AlarmWrite] = ()
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.runs or self.cycles or self.overrides or self.rain or self.decisions or self.alarms
+        )
+
+
+def _save_runs(conn: Connection, changed: Iterable[Run]) -> None:
+    rows = [_row(r) for r in changed]
+    if rows:
+        conn.execute(delete(runs).where(runs.c.id.in_([r["id"] for r in rows])))
+        conn.execute(insert(runs), rows)
+
+
+def _add_cycles(conn: Connection, new: Iterable[Cycle]) -> None:
+    rows = [
+        {
+            "zone": c.zone,
+            "run_id": c.run_id,
+            "started_at": c.started_at,
+            "seconds": c.seconds,
+            "litres": c.litres,
+        }
+        for c in new
+    ]
+    if rows:
+        conn.execute(insert(cycles), rows)
+
+
+def _set_override(
+    conn: Connection, zone: str, paused_until: datetime | None, hold_until: datetime | None
+) -> None:
+    row = {"zone": zone, "paused_until": paused_until, "hold_until": hold_until}
+    conn.execute(delete(zone_overrides).where(zone_overrides.c.zone == zone))
+    conn.execute(insert(zone_overrides).values(**row))
+
+
 class ControlStore:
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
         create_tables(self._engine, metadata)
 
-    def save_runs(self, changed: Iterable[Run]) -> None:
-        rows = [_row(r) for r in changed]
-        if not rows:
-            return
+    def write(self, plan: PlanWrite) -> None:
+        """A plan's runs, water, pauses, rain, decisions and alarms: all of it or none.
+
+        The decisions and alarms live in the StateStore's tables of the same database.
+        """
         with self._engine.begin() as conn:
-            conn.execute(delete(runs).where(runs.c.id.in_([r["id"] for r in rows])))
-            conn.execute(insert(runs), rows)
+            _save_runs(conn, plan.runs)
+            _add_cycles(conn, plan.cycles)
+            for zone, (paused, hold) in plan.overrides.items():
+                _set_override(conn, zone, paused, hold)
+            for ts, mm, by in plan.rain:
+                conn.execute(insert(rain_reports).values(ts=ts, mm=mm, by=by))
+            insert_decisions(conn, plan.decisions)
+            for a in plan.alarms:
+                if a.raised:
+                    raise_alarm(conn, "controller", a.kind, a.message, plan.now, a.zone)
+                else:
+                    clear_alarm(conn, "controller", a.kind, plan.now, a.zone)
+
+    def save_runs(self, changed: Iterable[Run]) -> None:
+        with self._engine.begin() as conn:
+            _save_runs(conn, changed)
 
     def active_runs(self) -> list[Run]:
         done = [RunStatus.DONE.value, RunStatus.CANCELLED.value]
@@ -138,19 +218,8 @@ class ControlStore:
             return {zone: ts for zone, ts in ((z, _utc(t)) for z, t in conn.execute(query)) if ts}
 
     def add_cycles(self, new: Iterable[Cycle]) -> None:
-        rows = [
-            {
-                "zone": c.zone,
-                "run_id": c.run_id,
-                "started_at": c.started_at,
-                "seconds": c.seconds,
-                "litres": c.litres,
-            }
-            for c in new
-        ]
-        if rows:
-            with self._engine.begin() as conn:
-                conn.execute(insert(cycles), rows)
+        with self._engine.begin() as conn:
+            _add_cycles(conn, new)
 
     def delivered_since(self, since: datetime) -> dict[str, tuple[float, float]]:
         """Seconds and litres of water per zone in cycles started since ``since``."""
@@ -177,10 +246,8 @@ class ControlStore:
     def set_override(
         self, zone: str, paused_until: datetime | None, hold_until: datetime | None
     ) -> None:
-        row = {"zone": zone, "paused_until": paused_until, "hold_until": hold_until}
         with self._engine.begin() as conn:
-            conn.execute(delete(zone_overrides).where(zone_overrides.c.zone == zone))
-            conn.execute(insert(zone_overrides).values(**row))
+            _set_override(conn, zone, paused_until, hold_until)
 
     def overrides(self) -> dict[str, tuple[datetime | None, datetime | None]]:
         with self._engine.connect() as conn:

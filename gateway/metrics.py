@@ -7,15 +7,11 @@ registered globally: every gateway has its own registry.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -136,58 +132,3 @@ def problems(stats: GatewayStats, now: float, store_grace: float = 10.0) -> list
     if stats.state_failing_since is not None:
         out.append("state database failing: dead letters wait in the WAL")
     return out
-
-
-class MetricsServer:
-    """Serves /metrics and /healthz on its own thread."""
-
-    def __init__(
-        self, host: str, port: int, metrics: GatewayMetrics, health: Callable[[], list[str]]
-    ) -> None:
-        self._server = _Server((host, port), _Handler)
-        self._server.metrics = metrics
-        self._server.health = health
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.2,), name="gateway-metrics", daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    metrics: GatewayMetrics
-    health: Callable[[], list[str]]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("metrics: " + format, *args)
-
-    def do_GET(self) -> None:
-        server = cast(_Server, self.server)
-        if self.path == "/metrics":
-            self._send(200, server.metrics.text(), "text/plain; version=0.0.4; charset=utf-8")
-        elif self.path == "/healthz":
-            found = server.health()
-            body = {"status": "ok" if not found else "degraded", "problems": found}
-            self._send(200 if not found else 503, json.dumps(body).encode(), "application/json")
-        else:
-            self._send(404, b"not found\n", "text/plain")
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from gateway.alarms import AlarmPublisher, AlarmSwitch
 from gateway.forwarder import Forwarder
-from gateway.metrics import GatewayMetrics, GatewayStats, MetricsServer, problems
+from gateway.metrics import GatewayMetrics, GatewayStats, problems
 from gateway.receiver import Inbox, MqttReceiver
 from gateway.rollups import Rollups
 from gateway.settings import GatewaySettings
@@ -26,6 +26,7 @@ from gateway.wal import LogProgress, WalReader, WalWriter
 from gateway.writer import DiskBudget, LogWriter
 from smartfarm.config import FarmConfig
 from smartfarm.ingest import ReadingParser
+from smartfarm.metrics_http import MetricsServer, serve_metrics
 from smartfarm.quality import SeriesQuality, SeriesRules
 from smartfarm.stores.base import TelemetryStore
 from smartfarm.stores.state import StateStore
@@ -138,21 +139,13 @@ class Gateway:
 
     def _serve_metrics(self) -> None:
         s = self.settings
-        try:
-            server = MetricsServer(
-                s.gateway_metrics_host, s.gateway_metrics_port, self.metrics, self.health
-            )
-        except OSError as err:
-            # Metrics are for watching; readings must flow without them.
-            log.error(
-                "gateway: no /metrics on %s:%d: %s",
-                s.gateway_metrics_host,
-                s.gateway_metrics_port,
-                err,
-            )
-            return
-        server.start()
-        self.metrics_server = server
+        self.metrics_server = serve_metrics(
+            "gateway",
+            s.gateway_metrics_host,
+            s.gateway_metrics_port,
+            self.metrics.text,
+            self.health,
+        )
 
     def _guard(self, name: str, target: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:

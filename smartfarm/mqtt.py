@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ class Message:
     payload: bytes
     qos: int
     retain: bool
+    # When paho handed it over (time.monotonic()): how long it then waited is ours to answer for.
+    received: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,9 @@ class MqttLink:
         if will is not None:
             self.client.will_set(will.topic, will.payload, will.qos, will.retain)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # paho holds a QoS 1 publish back while 20 others await their PUBACK: in a burst a
+        # valve command would queue behind decisions for a broker round trip or more.
+        self.client.max_inflight_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -167,7 +173,9 @@ class MqttLink:
     def _on_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         if self._loop is None:
             return
-        message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain))
+        message = Message(
+            msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), time.monotonic()
+        )
         self.messages.put_threadsafe(self._loop, message)
 
     def _set_connected(self, value: bool) -> None:

@@ -32,8 +32,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.sql.elements import ColumnElement
 
 from smartfarm.models import Action, Alarm, DeadLetter, DecisionRecord
 
@@ -287,23 +288,7 @@ class StateStore:
         if not records:
             return
         with self._engine.begin() as conn:
-            conn.execute(
-                insert(decisions),
-                [
-                    dict(
-                        ts=record.ts,
-                        zone=record.zone,
-                        action=record.action.value,
-                        reason=record.reason,
-                        by=record.by,
-                        command_id=record.command_id,
-                        duration_s=record.duration_s,
-                        code=record.code,
-                        run_id=record.run_id,
-                    )
-                    for record in records
-                ],
-            )
+            insert_decisions(conn, records)
 
     def decisions(self, zone: str | None = None, limit: int = 50) -> list[DecisionRecord]:
         query = select(decisions).order_by(decisions.c.id.desc()).limit(limit)
@@ -332,34 +317,13 @@ class StateStore:
 
         The flag says whether it is new, so callers publish it once, not on every check.
         """
-        key = (
-            alarms.c.source == source,
-            alarms.c.kind == kind,
-            alarms.c.zone.is_(None) if zone is None else alarms.c.zone == zone,
-        )
         with self._engine.begin() as conn:
-            row = conn.execute(select(alarms).where(alarms.c.active, *key)).first()
-            if row is not None:
-                return _alarm(row._mapping), False
-            new_id = conn.execute(
-                insert(alarms).values(
-                    raised_at=now, source=source, kind=kind, zone=zone, message=message, active=True
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-        return Alarm(int(new_id), now, source, kind, zone, message), True
+            return raise_alarm(conn, source, kind, message, now, zone)
 
     def clear_alarm(self, source: str, kind: str, now: datetime, zone: str | None = None) -> int:
         """Clear the active alarm of this source, kind and zone; the number cleared."""
-        key = (
-            alarms.c.source == source,
-            alarms.c.kind == kind,
-            alarms.c.zone.is_(None) if zone is None else alarms.c.zone == zone,
-        )
         with self._engine.begin() as conn:
-            result = conn.execute(
-                update(alarms).where(alarms.c.active, *key).values(active=False, cleared_at=now)
-            )
-            return int(result.rowcount)
+            return clear_alarm(conn, source, kind, now, zone)
 
     def acknowledge_alarm(self, alarm_id: int, by: str, now: datetime) -> Alarm | None:
         with self._engine.begin() as conn:
@@ -395,3 +359,61 @@ def _alarm(m: RowMapping) -> Alarm:
         acknowledged_by=m["acknowledged_by"],
         acknowledged_at=_utc(m["acknowledged_at"]) if m["acknowledged_at"] else None,
     )
+
+
+# -- the same writes inside a caller's transaction (the controller makes each plan durable
+# in one: its runs, decisions and alarms together or not at all) ------------------------
+
+
+def insert_decisions(conn: Connection, records: Sequence[DecisionRecord]) -> None:
+    if not records:
+        return
+    conn.execute(
+        insert(decisions),
+        [
+            dict(
+                ts=record.ts,
+                zone=record.zone,
+                action=record.action.value,
+                reason=record.reason,
+                by=record.by,
+                command_id=record.command_id,
+                duration_s=record.duration_s,
+                code=record.code,
+                run_id=record.run_id,
+            )
+            for record in records
+        ],
+    )
+
+
+def _alarm_key(source: str, kind: str, zone: str | None) -> tuple[ColumnElement[bool], ...]:
+    return (
+        alarms.c.source == source,
+        alarms.c.kind == kind,
+        alarms.c.zone.is_(None) if zone is None else alarms.c.zone == zone,
+    )
+
+
+def raise_alarm(
+    conn: Connection, source: str, kind: str, message: str, now: datetime, zone: str | None
+) -> tuple[Alarm, bool]:
+    row = conn.execute(select(alarms).where(alarms.c.active, *_alarm_key(source, kind, zone)))
+    found = row.first()
+    if found is not None:
+        return _alarm(found._mapping), False
+    new_id = conn.execute(
+        insert(alarms).values(
+            raised_at=now, source=source, kind=kind, zone=zone, message=message, active=True
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    return Alarm(int(new_id), now, source, kind, zone, message), True
+
+
+def clear_alarm(conn: Connection, source: str, kind: str, now: datetime, zone: str | None) -> int:
+    result = conn.execute(
+        update(alarms)
+        .where(alarms.c.active, *_alarm_key(source, kind, zone))
+        .values(active=False, cleared_at=now)
+    )
+    return int(result.rowcount)

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy.exc
 
 from controller.model import Cycle, Run, RunKind, RunStatus
 from controller.scheduling import ControllerScheduler
-from controller.store import ControlStore
+from controller.store import AlarmWrite, ControlStore, PlanWrite
 from smartfarm.config import load_farm_config, parse_farm_config
+from smartfarm.models import Action, DecisionRecord
 from smartfarm.stores.state import StateStore
 from tests.conftest import EXAMPLE_FARM
 
@@ -156,3 +158,40 @@ def test_a_database_from_an_older_release_gets_the_new_columns(db_url: str) -> N
         engine.dispose()
     finally:
         store.close()
+
+
+def test_a_plan_is_written_whole_in_one_transaction_or_not_at_all(db_url: str) -> None:
+    store, state = ControlStore(db_url), StateStore(db_url)
+    try:
+        run = Run("r9", "z1", RunKind.AUTO, "controller", T0, RunStatus.OPENING, target_s=600)
+        decision = DecisionRecord(T0, "z1", Action.OPEN, "moisture 21.0% below 23.1%", "controller")
+        store.write(
+            PlanWrite(
+                T0,
+                runs=[run],
+                cycles=[Cycle("z1", "r9", T0, 60, 20.0)],
+                overrides={"z2": (T0 + timedelta(hours=2), None)},
+                rain=[(T0, 4.0, "rain gauge g1")],
+                decisions=[decision],
+                alarms=[AlarmWrite("leak_or_clog", "z1", "still dry after 120 min", True)],
+            )
+        )
+        assert [r.id for r in store.active_runs()] == ["r9"]
+        assert store.delivered_since(T0) == {"z1": (60.0, 20.0)}
+        assert store.overrides()["z2"][0] == T0 + timedelta(hours=2)
+        assert store.rain_since(T0) == [(T0, 4.0)]
+        assert [d.reason for d in state.decisions(zone="z1")] == [decision.reason]
+        assert [(a.kind, a.zone) for a in state.alarms()] == [("leak_or_clog", "z1")]
+        # A plan that fails half-way (its run has no zone) leaves nothing of itself behind.
+        bad = replace(run, id="r10", zone=None)  # type: ignore[arg-type]
+        later = replace(decision, reason="never stored")
+        with pytest.raises(sqlalchemy.exc.IntegrityError):
+            store.write(PlanWrite(T0, decisions=[later], runs=[bad]))
+        assert [d.reason for d in state.decisions(zone="z1")] == [decision.reason]
+        assert [r.id for r in store.active_runs()] == ["r9"]
+        # Clearing goes through the same path.
+        store.write(PlanWrite(T0, alarms=[AlarmWrite("leak_or_clog", "z1", "", False)]))
+        assert state.alarms() == []
+    finally:
+        store.close()
+        state.close()
