@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from controller.settings import ControllerSettings
 from firmware_sim.farm import SimFarm, SimZone
+from firmware_sim.nodes import TEMP_RAW_PER_C
 from firmware_sim.timer import TimerLoop, timer_schedule
 from firmware_sim.virtual import ClosedLoop
 from firmware_sim.weather import Weather, choose
@@ -94,6 +95,11 @@ def bench_farm(zones: int) -> FarmConfig:
         },
         "defaults": {"max_run_minutes": 120, "min_off_minutes": 30, "max_daily_minutes": 720},
         "zones": rows,
+        # The default two-point calibration, with the probe's temperature coefficient as its
+        # datasheet would give it (exact here, as the two points are).
+        "calibration": {
+            sensor: {"temp_raw_per_c": TEMP_RAW_PER_C} for row in rows for sensor in row["sensors"]
+        },
     }
     return parse_farm_config(yaml.safe_dump(data), "season benchmark farm")
 

@@ -39,6 +39,12 @@ class SensorCalibration(BaseModel):
     # Or measured (raw, vwc) pairs from a soil-specific calibration, fitted by least squares.
     points: tuple[tuple[int, float], ...] | None = Field(None, min_length=2, max_length=64)
     degree: int = Field(2, ge=1, le=5)
+    # Capacitive counts drift with the probe's temperature at constant moisture (the
+    # permittivity of soil water and the electronics). With the probe's coefficient (from
+    # its datasheet or a calibration at two temperatures) the count is brought back to
+    # ``temp_ref_c`` before calibrating, using the temp_c of the reading. 0: not corrected.
+    temp_raw_per_c: float = Field(0.0, ge=-100.0, le=100.0)
+    temp_ref_c: float = Field(25.0, ge=-40.0, le=85.0)
     # ADC full scale (ESP32: 12 bits) and how near a rail a reading means a wiring fault.
     raw_max: int = Field(4095, ge=1, le=65535)
     rail_margin: int = Field(60, ge=0, le=10000)
@@ -76,6 +82,13 @@ class SensorCalibration(BaseModel):
         for c in self.coefficients:
             acc = acc * raw + c
         return acc
+
+    def at_reference(self, raw: float, temp_c: float | None) -> float:
+        """The count the probe would read at ``temp_ref_c``: no change without a coefficient
+        or a temperature."""
+        if temp_c is None or not self.temp_raw_per_c:
+            return raw
+        return raw - self.temp_raw_per_c * (temp_c - self.temp_ref_c)
 
     def vwc_array(self, raw: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Calibrate many raw counts at once, not clamped."""

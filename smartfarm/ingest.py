@@ -99,9 +99,14 @@ class ReadingParser:
         if raw is not None:
             raw = int(raw)  # JSON Schema lets 2000.0 be an integer; we store it as one
         sent_vwc = data.get("vwc")
-        # A node that calibrates itself sends vwc; otherwise raw is there (the schema says so).
-        vwc = float(sent_vwc) if sent_vwc is not None else cal.vwc(raw or 0)
         temp_c, battery_v = data.get("temp_c"), data.get("battery_v")
+        # A node that calibrates itself sends vwc; otherwise raw is there (the schema says so),
+        # corrected to the calibration's temperature if the probe's coefficient is known.
+        vwc = (
+            float(sent_vwc)
+            if sent_vwc is not None
+            else cal.vwc(cal.at_reference(raw or 0, None if temp_c is None else float(temp_c)))
+        )
         return ParsedReading(
             device,
             zone,

@@ -19,6 +19,7 @@ from firmware_sim.faults import (
 from firmware_sim.nodes import (
     BATTERY_EMPTY_V,
     BUFFER_READINGS,
+    TEMP_RAW_PER_C,
     SensorNode,
     ValveNode,
     raw_from_vwc,
@@ -58,6 +59,20 @@ def test_a_warmer_probe_reads_a_lower_count() -> None:
     cool = statistics.mean(node.measure(0.30, random.Random(i), 20.0) for i in range(200))
     warm = statistics.mean(node.measure(0.30, random.Random(i), 35.0) for i in range(200))
     assert 30 <= cool - warm <= 60  # 3 counts per degC
+
+
+def test_the_probes_coefficient_in_its_calibration_removes_the_warm_bias() -> None:
+    node, _ = sensor()
+    corrected = SensorCalibration(temp_raw_per_c=TEMP_RAW_PER_C)
+
+    def mean_vwc(cal: SensorCalibration, temp_c: float) -> float:
+        raws = [node.measure(0.15, random.Random(i), temp_c) for i in range(400)]
+        return statistics.mean(cal.vwc(cal.at_reference(r, temp_c)) for r in raws)
+
+    # A probe at 31 degC reads about 0.5 points wet as its calibration stands...
+    assert 0.004 < mean_vwc(CAL, 31.0) - 0.15 < 0.006
+    # ...and as at 25 degC with the probe's coefficient (noise left: 0.007 / sqrt(400)).
+    assert abs(mean_vwc(corrected, 31.0) - 0.15) < 0.001
 
 
 def test_the_battery_drains_per_reading_and_a_flat_node_goes_quiet() -> None:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from smartfarm.calibration import SensorCalibration, calibrate
+from smartfarm.config import parse_farm_config
+from smartfarm.ingest import ReadingParser
+from smartfarm.topics import Topics
 
 
 def test_two_point_default_reads_lower_when_wetter() -> None:
@@ -67,3 +74,42 @@ def test_rails_flag_wiring_faults() -> None:
     cal = SensorCalibration()
     assert cal.near_zero(10) and not cal.near_zero(500)
     assert cal.near_max(4090) and not cal.near_max(3500)
+
+
+def test_a_known_temperature_coefficient_brings_the_count_back_to_the_reference() -> None:
+    cal = SensorCalibration(temp_raw_per_c=-3.0, temp_ref_c=25.0)
+    assert cal.at_reference(2000, 31.0) == pytest.approx(2018.0)  # 6 degC warm read 18 low
+    assert cal.at_reference(2000, None) == 2000  # no temperature sent: as it is
+    assert SensorCalibration().at_reference(2000, 31.0) == 2000  # no coefficient: as it is
+
+
+def test_the_parser_corrects_a_warm_reading_with_the_coefficient() -> None:
+    farm = parse_farm_config(
+        yaml.safe_dump(
+            {
+                "farm": {"id": "f", "name": "f", "pump": {"capacity_lph": 1000}},
+                "zones": [
+                    {
+                        "id": "z1",
+                        "name": "z1",
+                        "crop": "coffee",
+                        "soil": "loam",
+                        "area_m2": 100,
+                        "emitters": 50,
+                        "emitter_flow_lph": 2,
+                        "valve": "v1",
+                        "sensors": ["s1"],
+                    }
+                ],
+                "calibration": {"s1": {"temp_raw_per_c": -3.0}},
+            }
+        )
+    )
+    parser = ReadingParser(farm, Topics("farm", "f"))
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    body = {"v": 1, "device": "s1", "ts": "2026-03-01T00:00:00Z", "seq": 1, "raw": 2232}
+    warm = parser.parse(parser.topic_of("s1"), json.dumps({**body, "temp_c": 31.0}).encode(), now)
+    plain = parser.parse(parser.topic_of("s1"), json.dumps(body).encode(), now)
+    # 2232 at 31 degC is 2250 at 25 degC: vwc 0.25; without a temperature, 2232 as it is.
+    assert warm.vwc == pytest.approx(0.25, abs=1e-4)
+    assert plain.vwc == pytest.approx(SensorCalibration().vwc(2232), abs=1e-4)
