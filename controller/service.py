@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from controller import core, requests
 from controller.discovery import HomeAssistantBridge
@@ -87,6 +88,9 @@ def new_id() -> str:
 
 
 class Controller:
+    # In ``run``, decide the zones a message left in band only when no message waits.
+    defer_in_band: ClassVar[bool] = True
+
     def __init__(
         self,
         farm: FarmConfig,
@@ -154,6 +158,11 @@ class Controller:
         self._dry: set[str] = set()
         self._logged_at: dict[tuple[str, str], datetime] = {}
         self._rain_to_write: list[tuple[datetime, float, str]] = []
+        # Zones whose news put them in band, not yet decided: the main loop decides them
+        # when no message waits, so a burst's in-band readings never delay one that acts.
+        # Off until ``run`` (tests and the virtual clock decide every message at once).
+        self._backlog: dict[str, float] = {}
+        self._backlog_on = False
         self.metrics = ControllerMetrics(self._gauges)
         self.metrics_server: MetricsServer | None = None
 
@@ -200,8 +209,12 @@ class Controller:
         gc.collect()
         gc.freeze()
         inbox = self.link.messages
+        self._backlog_on = self.defer_in_band
         try:
             while True:
+                if inbox.empty() and self._backlog:
+                    await self._decide_backlog()
+                    continue
                 batch = [await inbox.get()]
                 while len(batch) < MAX_BATCH and not inbox.empty():
                     batch.append(inbox.get_nowait())
@@ -271,12 +284,22 @@ class Controller:
         else, since each zone is decided on its own facts.
         """
         running = {r.zone for r in self.runs.values()}
-        first = [z for z in changed if z in running or self._outside_band(z)]
-        chosen = set(first)
-        rest = [z for z in changed if z not in chosen]
-        for zones in (first, rest):
-            if zones:
-                await self.evaluate(zones, {z: changed[z] for z in zones})
+        first = {z: t for z, t in changed.items() if z in running or self._outside_band(z)}
+        if first:
+            await self.evaluate(list(first), first)
+        rest = {z: t for z, t in changed.items() if z not in first}
+        if self._backlog_on:
+            # The main loop decides these once no message waits (``_decide_backlog``).
+            for zone, arrived in rest.items():
+                self._backlog.setdefault(zone, arrived)
+        elif rest:
+            await self.evaluate(list(rest), rest)
+
+    async def _decide_backlog(self) -> None:
+        """Decide a slice of the in-band zones whose news was put off for busier ones."""
+        zones = list(itertools.islice(self._backlog, SWEEP_SLICE))
+        taken = {z: self._backlog.pop(z) for z in zones}
+        await self.evaluate(zones, taken)
 
     def _outside_band(self, zone_id: str) -> bool:
         zone = self.zones[zone_id]

@@ -132,6 +132,9 @@ class SyncedController(Controller):
     (``release``); each is then handled by the controller's own ``on_message``.
     """
 
+    # Every zone a release concerns is decided in it, as the clock stands still.
+    defer_in_band = False
+
     def __init__(self, *args: Any, progress: asyncio.Event, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # On the loop's thread, like the nodes' links (firmware_sim.link explains why).
