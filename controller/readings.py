@@ -79,19 +79,26 @@ class ReadingBook:
 
     def zone(self, zone: ZoneConfig, now: datetime, stale_after_s: float) -> ZoneMoisture:
         readings = [r for s in zone.sensors if (r := self.good.get(s)) is not None]
-        fresh = [r for r in readings if (now - r.ts).total_seconds() <= stale_after_s]
-        newest = max((r.ts for r in readings), default=None)
-        since_good = (now - (newest or self.started_at)).total_seconds()
-        # "No good reading" counts from the last good one, or from our start if none yet.
-        no_good = None if fresh else max(0.0, since_good)
+        if not readings:
+            since_start = max(0.0, (now - self.started_at).total_seconds())
+            return ZoneMoisture(None, None, since_start)
+        ages = [(now - r.ts).total_seconds() for r in readings]
+        fresh = [r.vwc for r, age in zip(readings, ages, strict=True) if age <= stale_after_s]
+        newest_age = min(ages)
+        # "No good reading" counts from the last good one (or from our start if none yet).
         return ZoneMoisture(
-            moisture=statistics.median(r.vwc for r in fresh)
-            if fresh
-            else (statistics.median(r.vwc for r in readings) if readings else None),
-            age_s=min((now - r.ts).total_seconds() for r in readings) if readings else None,
-            no_good_s=no_good,
+            moisture=_median(fresh) if fresh else _median([r.vwc for r in readings]),
+            age_s=newest_age,
+            no_good_s=None if fresh else max(0.0, newest_age),
             drying_per_h=self.drying_per_h(zone) if fresh else None,
         )
+
+
+def _median(values: list[float]) -> float:
+    # Most zones have one or two probes: this runs for every zone decided.
+    if len(values) == 1:
+        return values[0]
+    return statistics.median(values)
 
 
 def _slope_per_h(samples: deque[tuple[datetime, float]]) -> float:

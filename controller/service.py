@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -75,6 +76,7 @@ MAX_BATCH = 500
 # The sweep decides this many zones at a time and lets readings in between: deciding 10,000
 # zones in one go holds everything else up for a quarter of a second.
 SWEEP_SLICE = 500
+UNKNOWN_VALVE = ValveFacts(ValveStatus.UNKNOWN)
 # Rain reports kept in memory: the longest rain window (168 h), also what a restart loads.
 RAIN_KEPT = timedelta(days=7)
 
@@ -326,7 +328,7 @@ class Controller:
         device = self.topics.device_of(message.topic, "device", "availability")
         if device in self._valve_ids and message.payload == b"offline":
             assert device is not None
-            known = self.valves.get(device, ValveFacts(ValveStatus.UNKNOWN))
+            known = self.valves.get(device, UNKNOWN_VALVE)
             self.valves[device] = ValveFacts(ValveStatus.OFFLINE, known.command_id, ts=self.clock())
             self._set_open(device, False)
             return self._valve_zone.get(device)
@@ -554,17 +556,10 @@ class Controller:
         )
 
     def _valve_facts(self, valve: str, zone: str | None) -> ValveFacts:
-        facts = self.valves.get(valve, ValveFacts(ValveStatus.UNKNOWN))
-        faulty = ("valve_fault", zone) in self.alarms_on
-        return ValveFacts(
-            facts.status,
-            facts.command_id,
-            facts.since,
-            facts.until,
-            facts.ts,
-            faulty=faulty,
-            flow_lph=facts.flow_lph,
-        )
+        facts = self.valves.get(valve, UNKNOWN_VALVE)
+        if ("valve_fault", zone) not in self.alarms_on:
+            return facts  # as the valve last said (kept facts are never marked faulty)
+        return replace(facts, faulty=True)
 
     def _set_open(self, valve: str, is_open: bool) -> None:
         if is_open == (valve in self._open_valves):
@@ -591,7 +586,7 @@ class Controller:
         rain = sum(mm for ts, mm in self.rain if ts >= now - window)
         master = None
         if info.pump.master_valve:
-            known = self.valves.get(info.pump.master_valve, ValveFacts(ValveStatus.UNKNOWN))
+            known = self.valves.get(info.pump.master_valve, UNKNOWN_VALVE)
             master = ValveFacts(
                 known.status,
                 known.command_id,
