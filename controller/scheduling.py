@@ -9,10 +9,13 @@ decision core's own state, so a virtual clock can drive the core without the sch
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -21,6 +24,7 @@ from smartfarm.config import FarmConfig
 
 log = logging.getLogger(__name__)
 
+MEMORY = "memory"
 Waker = Callable[[Sequence[str] | None], Awaitable[object]]
 _wakers: dict[str, Waker] = {}
 
@@ -40,7 +44,13 @@ class ControllerScheduler:
         self.farm_id = farm.farm.id
         _wakers[self.farm_id] = waker
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=db_url, tablename="controller_jobs")},
+            # The tick and the sweep are made anew at every start: kept in the database they
+            # cost a write on the event loop every tick (and an SD card's wear) for nothing.
+            # What must survive a restart (soak ends, schedules) goes to the database.
+            jobstores={
+                "default": SQLAlchemyJobStore(url=db_url, tablename="controller_jobs"),
+                MEMORY: MemoryJobStore(),
+            },
             # Missed runs are merged into one, never queued up; one at a time per job.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
             timezone=UTC,
@@ -55,6 +65,7 @@ class ControllerScheduler:
             seconds=tick_seconds,
             args=[self.farm_id, []],
             id=f"tick:{self.farm_id}",
+            jobstore=MEMORY,
             replace_existing=True,
             misfire_grace_time=max(5, int(tick_seconds * 3)),
         )
@@ -65,6 +76,7 @@ class ControllerScheduler:
             seconds=sweep_seconds,
             args=[self.farm_id, None],
             id=f"sweep:{self.farm_id}",
+            jobstore=MEMORY,
             replace_existing=True,
             misfire_grace_time=max(30, int(sweep_seconds * 2)),
         )
@@ -85,6 +97,10 @@ class ControllerScheduler:
                     misfire_grace_time=3600,
                 )
         self.scheduler.start()
+        for job in ("tick", "sweep"):
+            # Releases before this one kept them in the database: once is enough.
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(f"{job}:{self.farm_id}", jobstore="default")
 
     def wake_at(self, when: datetime, zone: str, key: str) -> None:
         """Evaluate ``zone`` at ``when`` (a soak end); survives a restart of the controller."""

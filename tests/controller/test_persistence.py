@@ -119,7 +119,39 @@ def test_scheduler_jobs_persist_and_wake_the_controller(db_url: str) -> None:
         scheduler.shutdown()
         return jobs
 
-    assert "wake:demo-farm:soak-2" in asyncio.run(second_life())
+    kept = asyncio.run(second_life())
+    assert "wake:demo-farm:soak-2" in kept
+    # The tick and the sweep are made anew at each start, never written every tick.
+    assert not any(job.startswith(("tick:", "sweep:")) for job in kept)
+
+
+def test_a_tick_an_older_release_kept_in_the_database_is_dropped(db_url: str) -> None:
+    farm = load_farm_config(EXAMPLE_FARM)
+
+    async def waker(zones: Sequence[str] | None) -> None:
+        return None
+
+    async def life(legacy: bool) -> list[str]:
+        scheduler = ControllerScheduler(farm, db_url, waker)
+        if legacy:  # as releases before 2026-12-08 stored it
+            scheduler.scheduler.start(paused=True)
+            scheduler.scheduler.add_job(
+                "controller.scheduling:wake",
+                "interval",
+                seconds=2,
+                id="tick:demo-farm",
+                args=["demo-farm", []],
+                jobstore="default",
+            )
+            jobs = scheduler.jobs()
+        else:
+            scheduler.start(tick_seconds=2, sweep_seconds=60)
+            jobs = [j.id for j in scheduler.scheduler.get_jobs(jobstore="default")]
+        scheduler.shutdown()
+        return jobs
+
+    assert "tick:demo-farm" in asyncio.run(life(legacy=True))
+    assert "tick:demo-farm" not in asyncio.run(life(legacy=False))
 
 
 def test_a_database_from_an_older_release_gets_the_new_columns(db_url: str) -> None:
