@@ -91,13 +91,17 @@ def test_panels_use_only_provisioned_datasources_with_their_secrets_from_the_env
             assert str(key).startswith("$"), f"{source['name']}: a literal secret"
 
 
-def test_prometheus_scrapes_the_gateway_metrics_port() -> None:
+def test_prometheus_scrapes_the_gateway_and_controller_metrics_ports() -> None:
+    from controller.settings import ControllerSettings
     from gateway.settings import GatewaySettings
 
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     jobs = config["scrape_configs"]
     targets = [t for job in jobs for static in job["static_configs"] for t in static["targets"]]
-    assert targets == [f"gateway:{GatewaySettings().gateway_metrics_port}"]
+    assert targets == [
+        f"gateway:{GatewaySettings().gateway_metrics_port}",
+        f"controller:{ControllerSettings().controller_metrics_port}",
+    ]
 
 
 @pytest.mark.parametrize(
