@@ -40,7 +40,7 @@ TOP_UP_LEAD = timedelta(hours=1)
 # where Ks drops below 1; water asked for there arrives after the wait for the pump and
 # the next readings, i.e. after stress began. Chosen with the season benchmark (docs/
 # controller.md, "Starting before the threshold").
-START_LEAD = timedelta(hours=2)
+START_LEAD = timedelta(hours=1)
 
 
 def pct(value: float) -> str:
