@@ -3,8 +3,11 @@
 Jobs in a persistent store can refer only to importable functions, so they name the farm
 and ``wake`` finds its running controller here. The jobs only wake the controller at the
 right time: every time-based item (soak ends, schedule times, windows) also lives in the
-decision core's own state, so a virtual clock can drive the core without the scheduler
-(APScheduler 3 reads the wall clock itself and cannot run on a virtual one).
+decision core's own state, so a wake-up a little late loses nothing.
+
+APScheduler 3 reads the wall clock itself and cannot run on a virtual one: there
+``VirtualScheduler`` runs the same jobs (the same APScheduler triggers) on the controller's
+injected clock, fired by whoever moves that clock.
 """
 
 from __future__ import annotations
@@ -12,13 +15,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from smartfarm.config import FarmConfig
 
@@ -36,6 +44,70 @@ async def wake(farm_id: str, zones: list[str] | None) -> None:
         log.warning("scheduler: no running controller for farm %s", farm_id)
         return
     await waker(zones)
+
+
+class Scheduler(Protocol):
+    """What the controller needs of its alarm clock."""
+
+    def start(self, tick_seconds: float, sweep_seconds: float) -> None: ...
+    def wake_at(self, when: datetime, zone: str, key: str) -> None: ...
+    def jobs(self) -> list[str]: ...
+    def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One of the controller's jobs, whichever clock runs it."""
+
+    id: str
+    trigger: BaseTrigger
+    zones: list[str] | None  # what ``wake`` evaluates: [] the runs under way, None all
+    misfire_grace_s: int
+    kept: bool  # in the persistent store (survives a restart), or made anew at start
+
+
+def job_specs(
+    farm: FarmConfig, tick_seconds: float, sweep_seconds: float, now: datetime
+) -> list[JobSpec]:
+    """The tick, the sweep and every fallback-schedule time of the farm, from ``now``."""
+    farm_id = farm.farm.id
+    tick, sweep = timedelta(seconds=tick_seconds), timedelta(seconds=sweep_seconds)
+    specs = [
+        # Zones with runs under way, often: confirmations, retries, soak ends.
+        JobSpec(
+            f"tick:{farm_id}",
+            IntervalTrigger(seconds=tick_seconds, start_date=now + tick, timezone=UTC),
+            [],
+            max(5, int(tick_seconds * 3)),
+            kept=False,
+        ),
+        # Every zone, less often: windows opening, rest periods ending, sensors going quiet.
+        JobSpec(
+            f"sweep:{farm_id}",
+            IntervalTrigger(seconds=sweep_seconds, start_date=now + sweep, timezone=UTC),
+            None,
+            max(30, int(sweep_seconds * 2)),
+            kept=False,
+        ),
+    ]
+    for zone in farm.zones:
+        for i, entry in enumerate(zone.fallback_schedule):
+            trigger = CronTrigger(
+                hour=entry.at.hour,
+                minute=entry.at.minute,
+                day_of_week=",".join(entry.days),
+                timezone=farm.farm.tz,
+            )
+            # A schedule time missed by up to an hour (controller down) still runs.
+            specs.append(
+                JobSpec(f"schedule:{farm_id}:{zone.id}:{i}", trigger, [zone.id], 3600, True)
+            )
+    return specs
+
+
+def wake_spec(farm_id: str, when: datetime, zone: str, key: str) -> JobSpec:
+    """Evaluate ``zone`` at ``when`` (a soak end)."""
+    return JobSpec(f"wake:{farm_id}:{key}", DateTrigger(run_date=when), [zone], 3600, True)
 
 
 class ControllerScheduler:
@@ -57,62 +129,28 @@ class ControllerScheduler:
         )
 
     def start(self, tick_seconds: float, sweep_seconds: float) -> None:
-        ref = "controller.scheduling:wake"
-        # Zones with runs under way, often: confirmations, retries, soak ends.
-        self.scheduler.add_job(
-            ref,
-            "interval",
-            seconds=tick_seconds,
-            args=[self.farm_id, []],
-            id=f"tick:{self.farm_id}",
-            jobstore=MEMORY,
-            replace_existing=True,
-            misfire_grace_time=max(5, int(tick_seconds * 3)),
-        )
-        # Every zone, less often: windows opening, rest periods ending, sensors going quiet.
-        self.scheduler.add_job(
-            ref,
-            "interval",
-            seconds=sweep_seconds,
-            args=[self.farm_id, None],
-            id=f"sweep:{self.farm_id}",
-            jobstore=MEMORY,
-            replace_existing=True,
-            misfire_grace_time=max(30, int(sweep_seconds * 2)),
-        )
-        for zone in self.farm.zones:
-            for i, entry in enumerate(zone.fallback_schedule):
-                # A schedule time missed by up to an hour (controller down) still runs.
-                self.scheduler.add_job(
-                    ref,
-                    CronTrigger(
-                        hour=entry.at.hour,
-                        minute=entry.at.minute,
-                        day_of_week=",".join(entry.days),
-                        timezone=self.farm.farm.tz,
-                    ),
-                    args=[self.farm_id, [zone.id]],
-                    id=f"schedule:{self.farm_id}:{zone.id}:{i}",
-                    replace_existing=True,
-                    misfire_grace_time=3600,
-                )
+        for spec in job_specs(self.farm, tick_seconds, sweep_seconds, utc_now()):
+            self._add(spec)
         self.scheduler.start()
         for job in ("tick", "sweep"):
             # Releases before this one kept them in the database: once is enough.
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(f"{job}:{self.farm_id}", jobstore="default")
 
-    def wake_at(self, when: datetime, zone: str, key: str) -> None:
-        """Evaluate ``zone`` at ``when`` (a soak end); survives a restart of the controller."""
+    def _add(self, spec: JobSpec) -> None:
         self.scheduler.add_job(
             "controller.scheduling:wake",
-            "date",
-            run_date=when,
-            args=[self.farm_id, [zone]],
-            id=f"wake:{self.farm_id}:{key}",
+            spec.trigger,
+            args=[self.farm_id, spec.zones],
+            id=spec.id,
+            jobstore="default" if spec.kept else MEMORY,
             replace_existing=True,
-            misfire_grace_time=3600,
+            misfire_grace_time=spec.misfire_grace_s,
         )
+
+    def wake_at(self, when: datetime, zone: str, key: str) -> None:
+        """Evaluate ``zone`` at ``when`` (a soak end); survives a restart of the controller."""
+        self._add(wake_spec(self.farm_id, when, zone, key))
 
     def jobs(self) -> list[str]:
         return [job.id for job in self.scheduler.get_jobs()]
@@ -121,6 +159,58 @@ class ControllerScheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         _wakers.pop(self.farm_id, None)
+
+
+class VirtualScheduler:
+    """The same jobs on the controller's own clock, for runs on a virtual one.
+
+    APScheduler 3 reads the wall clock itself, so it cannot be moved. Here APScheduler's
+    own triggers say when each job is due, and whoever moves the clock calls
+    ``fire_due``: every job due by then runs once (missed times coalesce into one, as in
+    ``ControllerScheduler``), in order of due time. Nothing survives the process: a
+    virtual run does not restart.
+    """
+
+    def __init__(self, farm: FarmConfig, clock: Callable[[], datetime], waker: Waker) -> None:
+        self.farm = farm
+        self.clock = clock
+        self.waker = waker
+        self._jobs: dict[str, tuple[JobSpec, datetime]] = {}
+
+    def start(self, tick_seconds: float, sweep_seconds: float) -> None:
+        for spec in job_specs(self.farm, tick_seconds, sweep_seconds, self.clock()):
+            self._add(spec)
+
+    def _add(self, spec: JobSpec) -> None:
+        first = spec.trigger.get_next_fire_time(None, self.clock())
+        if first is not None:
+            self._jobs[spec.id] = (spec, first)
+
+    def wake_at(self, when: datetime, zone: str, key: str) -> None:
+        self._add(wake_spec(self.farm.farm.id, when, zone, key))
+
+    def next_due(self) -> datetime | None:
+        return min((at for _, at in self._jobs.values()), default=None)
+
+    async def fire_due(self) -> int:
+        """Run every job due by the clock's time; how many ran."""
+        now = self.clock()
+        due = sorted((at, job_id) for job_id, (_, at) in self._jobs.items() if at <= now)
+        for _, job_id in due:
+            spec, _ = self._jobs.pop(job_id)
+            if not isinstance(spec.trigger, DateTrigger):
+                # The first time after now: the missed ones are merged into this run.
+                after = spec.trigger.get_next_fire_time(None, now + timedelta(microseconds=1))
+                if after is not None:
+                    self._jobs[job_id] = (spec, after)
+            await self.waker(spec.zones)
+        return len(due)
+
+    def jobs(self) -> list[str]:
+        return list(self._jobs)
+
+    def shutdown(self) -> None:
+        self._jobs.clear()
 
 
 def utc_now() -> datetime:

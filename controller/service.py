@@ -33,7 +33,7 @@ from controller.model import (
     ZoneFacts,
 )
 from controller.readings import ReadingBook
-from controller.scheduling import ControllerScheduler
+from controller.scheduling import ControllerScheduler, Scheduler
 from controller.settings import ControllerSettings
 from controller.store import AlarmWrite, ControlStore, PlanWrite
 from smartfarm import payloads
@@ -123,7 +123,7 @@ class Controller:
         self.rain: list[tuple[datetime, float]] = []
         self._last_logged: dict[str, tuple[Action, str]] = {}
         self._lock = asyncio.Lock()
-        self.scheduler: ControllerScheduler | None = None
+        self.scheduler: Scheduler | None = None
         valves = [z.valve for z in farm.zones] + [v for v in [farm.farm.pump.master_valve] if v]
         self._valve_zone = {z.valve: z.id for z in farm.zones}
         self._zone_flow = {z.id: z.flow_lph for z in farm.zones}  # a property: computed once
@@ -200,9 +200,7 @@ class Controller:
         await self.on_messages(self._deferred)  # requests that came while we reconciled
         self._deferred.clear()
         if scheduled:
-            self.scheduler = ControllerScheduler(
-                self.farm, self.settings.resolved_state_db_url(), self.wake
-            )
+            self.scheduler = self.make_scheduler()
             self.scheduler.start(self.settings.evaluate_seconds, self.settings.sweep_seconds)
         log.info("controller: %d zones, %d runs resumed", len(self.zones), len(self.runs))
         # The farm and its state are loaded: tens of thousands of objects that live as long
@@ -227,6 +225,10 @@ class Controller:
             await self.link.stop()
             if self.metrics_server is not None:
                 self.metrics_server.stop()
+
+    def make_scheduler(self) -> Scheduler:
+        """APScheduler on the wall clock, its job store in the state database."""
+        return ControllerScheduler(self.farm, self.settings.resolved_state_db_url(), self.wake)
 
     async def _await_valve_states(self) -> None:
         deadline = asyncio.get_running_loop().time() + RECONCILE_WAIT_S

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy.exc
 
 from controller.model import Cycle, Run, RunKind, RunStatus
-from controller.scheduling import ControllerScheduler
+from controller.scheduling import ControllerScheduler, VirtualScheduler
 from controller.store import AlarmWrite, ControlStore, PlanWrite
 from smartfarm.config import load_farm_config, parse_farm_config
 from smartfarm.models import Action, DecisionRecord
@@ -227,3 +227,43 @@ def test_a_plan_is_written_whole_in_one_transaction_or_not_at_all(db_url: str) -
     finally:
         store.close()
         state.close()
+
+
+def test_the_virtual_scheduler_runs_the_same_jobs_on_the_controllers_clock() -> None:
+    text = EXAMPLE_FARM.read_text(encoding="utf-8").replace(
+        "    max_run_minutes: 45\n",
+        '    max_run_minutes: 45\n    fallback_schedule: [{at: "05:30", minutes: 20}]\n',
+        1,
+    )
+    farm = parse_farm_config(text)
+    # 05:00 in the farm's time zone: the 05:30 schedule is half an hour away.
+    now = [datetime(2026, 3, 1, 5, 0, tzinfo=farm.farm.tz).astimezone(UTC)]
+    woken: list[Sequence[str] | None] = []
+
+    async def waker(zones: Sequence[str] | None) -> None:
+        woken.append(zones)
+
+    async def main() -> None:
+        scheduler = VirtualScheduler(farm, lambda: now[0], waker)
+        scheduler.start(tick_seconds=2, sweep_seconds=60)
+        assert scheduler.next_due() == now[0] + timedelta(seconds=2)
+        assert await scheduler.fire_due() == 0  # nothing is due yet
+        now[0] += timedelta(seconds=2)
+        assert await scheduler.fire_due() == 1 and woken == [[]]
+        scheduler.wake_at(now[0] + timedelta(minutes=5), "z2", "soak-1")
+        # Ten minutes at once: the ticks and sweeps missed merge into one run each, the
+        # soak end runs once, in order of due time; the 05:30 schedule is not due yet.
+        now[0] += timedelta(minutes=10)
+        woken.clear()
+        assert await scheduler.fire_due() == 3
+        assert woken == [[], None, ["z2"]]
+        assert "wake:demo-farm:soak-1" not in scheduler.jobs()
+        assert scheduler.next_due() == now[0] + timedelta(seconds=2)
+        now[0] += timedelta(minutes=25)
+        woken.clear()
+        await scheduler.fire_due()
+        assert ["z3"] in woken  # 05:37: the fallback schedule of z3 (05:30) has fired
+        scheduler.shutdown()
+        assert scheduler.jobs() == []
+
+    asyncio.run(main())
