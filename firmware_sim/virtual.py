@@ -5,10 +5,10 @@ connection to a real broker. Time is a ``VirtualClock`` both share. Each step ad
 the clock (soil, valve timers), publishes the readings, then waits at a barrier until
 the controller has handled everything published and the valves everything it sent back.
 
-APScheduler reads the wall clock, so the controller runs without it here
-(``run(scheduled=False)``) and the driver calls ``evaluate(None)`` once a step instead:
-every time-based item (windows, rest, soak ends, schedules, faults) lives in the decision
-core's own state, so nothing is lost but the scheduler's wake-up.
+APScheduler 3 reads the wall clock, so the controller's jobs (tick, sweep, soak ends,
+fallback schedules) run here in a ``VirtualScheduler`` on the shared clock, with the same
+APScheduler triggers: wherever the driver stops the clock (each step, each valve closing
+itself), what is due by then runs once.
 
 The barrier relies on MQTT keeping one connection's messages in order. The controller
 holds what it receives; once it has every reading sent this step (counted per sensor)
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Self
 
+from controller.scheduling import Scheduler, VirtualScheduler
 from controller.service import Controller
 from controller.settings import ControllerSettings
 from controller.store import ControlStore
@@ -134,6 +135,9 @@ class SyncedController(Controller):
 
     # Every zone a release concerns is decided in it, as the clock stands still.
     defer_in_band = False
+
+    def make_scheduler(self) -> Scheduler:
+        return VirtualScheduler(self.farm, self.clock, self.wake)
 
     def __init__(self, *args: Any, progress: asyncio.Event, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -254,9 +258,16 @@ class ClosedLoop:
         for link in [self.controller.link, *(n.link for n in self.sim.nodes())]:
             link.client.on_socket_open = _no_delay
         await self.sim.start()
-        self._task = asyncio.create_task(self.controller.run(scheduled=False), name="controller")
+        self._task = asyncio.create_task(self.controller.run(), name="controller")
         # The first barrier also proves every subscription is in place.
         await self.settle(resend=True)
+        deadline = asyncio.get_running_loop().time() + BARRIER_TIMEOUT_S
+        while self.controller.scheduler is None:  # reconciled and scheduling
+            if self._task.done():
+                await self._task  # its error, if it has one
+            if self._task.done() or asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError("the controller did not start its scheduler")
+            await asyncio.sleep(0.01)
         log.info(
             "closed loop: %d zones from %s, steps of %gs",
             len(self.sim.zones),
@@ -372,9 +383,12 @@ class ClosedLoop:
         return observation
 
     async def _evaluate(self) -> None:
-        """What the scheduler's sweep would do: look at every zone now."""
-        plan = await self.controller.evaluate(None)
-        if plan.commands:
+        """Run what the controller's scheduler has due by now: its tick, sweep, soak ends."""
+        scheduler = self.controller.scheduler
+        assert isinstance(scheduler, VirtualScheduler)
+        sent = self.controller.commands_published
+        await scheduler.fire_due()
+        if self.controller.commands_published != sent:
             await self.settle()
 
     async def run_for(self, duration: timedelta) -> None:
