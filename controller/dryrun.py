@@ -152,7 +152,16 @@ def _step(
     seconds, litres = shadow.delivered_on(day_start)
     m = book.zone(zone, now, limits.stale_after_s)
     facts = ZoneFacts(
-        zone, m.moisture, m.age_s, m.no_good_s, shadow.valve, seconds, litres, shadow.last_end
+        zone,
+        m.moisture,
+        m.age_s,
+        m.no_good_s,
+        shadow.valve,
+        seconds,
+        litres,
+        shadow.last_end,
+        # The drying trend, so that early starts (nearing_start, top_up) replay as live.
+        drying_per_h=m.drying_per_h,
     )
     in_use = zone.flow_lph if shadow.valve.status is ValveStatus.OPEN else 0.0
     # Other zones' water is not in the recording: the pump is all this zone's.

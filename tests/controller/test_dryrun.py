@@ -47,7 +47,8 @@ def test_lower_start_threshold_waters_later_and_less() -> None:
     assert lower.litres < usual.litres
     first_code, first_reason = usual.decisions[0][1:]
     assert first_code == "open_auto"
-    assert "below start threshold 30.4%" in first_reason
+    # As live: the drying trend starts it within the hour before it would cross (nearing_start).
+    assert "above start threshold 30.4%, watering before it is reached" in first_reason
 
 
 def test_limits_still_apply_in_the_dry_run() -> None:
