@@ -50,6 +50,7 @@ class Scheduler(Protocol):
     """What the controller needs of its alarm clock."""
 
     def start(self, tick_seconds: float, sweep_seconds: float) -> None: ...
+    def use_schedules(self, farm: FarmConfig) -> None: ...
     def wake_at(self, when: datetime, zone: str, key: str) -> None: ...
     def jobs(self) -> list[str]: ...
     def shutdown(self) -> None: ...
@@ -90,6 +91,12 @@ def job_specs(
             kept=False,
         ),
     ]
+    return specs + schedule_specs(farm)
+
+
+def schedule_specs(farm: FarmConfig) -> list[JobSpec]:
+    """A job for each fallback-schedule time of each zone (cron in the farm's time zone)."""
+    specs = []
     for zone in farm.zones:
         for i, entry in enumerate(zone.fallback_schedule):
             trigger = CronTrigger(
@@ -99,9 +106,8 @@ def job_specs(
                 timezone=farm.farm.tz,
             )
             # A schedule time missed by up to an hour (controller down) still runs.
-            specs.append(
-                JobSpec(f"schedule:{farm_id}:{zone.id}:{i}", trigger, [zone.id], 3600, True)
-            )
+            job_id = f"schedule:{farm.farm.id}:{zone.id}:{i}"
+            specs.append(JobSpec(job_id, trigger, [zone.id], 3600, kept=True))
     return specs
 
 
@@ -136,6 +142,15 @@ class ControllerScheduler:
             # Releases before this one kept them in the database: once is enough.
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(f"{job}:{self.farm_id}", jobstore="default")
+
+    def use_schedules(self, farm: FarmConfig) -> None:
+        """A technician changed the zones' programs: their schedule jobs follow at once."""
+        prefix = f"schedule:{self.farm_id}:"
+        for job in self.scheduler.get_jobs(jobstore="default"):
+            if job.id.startswith(prefix):
+                job.remove()
+        for spec in schedule_specs(farm):
+            self._add(spec)
 
     def _add(self, spec: JobSpec) -> None:
         self.scheduler.add_job(
@@ -179,6 +194,13 @@ class VirtualScheduler:
 
     def start(self, tick_seconds: float, sweep_seconds: float) -> None:
         for spec in job_specs(self.farm, tick_seconds, sweep_seconds, self.clock()):
+            self._add(spec)
+
+    def use_schedules(self, farm: FarmConfig) -> None:
+        prefix = f"schedule:{farm.farm.id}:"
+        for job_id in [j for j in self._jobs if j.startswith(prefix)]:
+            del self._jobs[job_id]
+        for spec in schedule_specs(farm):
             self._add(spec)
 
     def _add(self, spec: JobSpec) -> None:

@@ -64,4 +64,6 @@ class TunedController(Controller):
         self.farm = farm
         self.zones = {z.id: z for z in farm.zones}
         self.parser = ReadingParser(farm, self.topics)  # a sensor's calibration may be new
+        if self.scheduler is not None:
+            self.scheduler.use_schedules(farm)  # a zone's program may be new
         log.info("controller: zone tuning re-read")

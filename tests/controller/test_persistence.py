@@ -267,3 +267,40 @@ def test_the_virtual_scheduler_runs_the_same_jobs_on_the_controllers_clock() -> 
         assert scheduler.jobs() == []
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("kind", ["apscheduler", "virtual"])
+def test_a_changed_program_reaches_the_scheduler_without_a_restart(
+    kind: str, tmp_path: Path
+) -> None:
+    plain = load_farm_config(EXAMPLE_FARM)
+    text = EXAMPLE_FARM.read_text(encoding="utf-8").replace(
+        "    max_run_minutes: 45\n",
+        '    max_run_minutes: 45\n    fallback_schedule: [{at: "05:30", minutes: 20}]\n',
+        1,
+    )
+    programmed = parse_farm_config(text)
+
+    async def waker(zones: Sequence[str] | None) -> None:
+        return None
+
+    async def main() -> list[list[str]]:
+        scheduler: ControllerScheduler | VirtualScheduler
+        if kind == "virtual":
+            scheduler = VirtualScheduler(plain, lambda: T0, waker)
+        else:
+            scheduler = ControllerScheduler(plain, f"sqlite:///{tmp_path / 'jobs.db'}", waker)
+        scheduler.start(tick_seconds=2, sweep_seconds=60)
+        seen = [scheduler.jobs()]
+        scheduler.use_schedules(programmed)  # what TunedController.retune does
+        seen.append(scheduler.jobs())
+        scheduler.use_schedules(plain)
+        seen.append(scheduler.jobs())
+        scheduler.shutdown()
+        return seen
+
+    before, programmed_jobs, after = asyncio.run(main())
+    assert "schedule:demo-farm:z3:0" not in before
+    assert "schedule:demo-farm:z3:0" in programmed_jobs
+    assert "schedule:demo-farm:z3:0" not in after
+    assert "tick:demo-farm" in after
