@@ -113,7 +113,7 @@ def schedule_specs(farm: FarmConfig) -> list[JobSpec]:
 
 def wake_spec(farm_id: str, when: datetime, zone: str, key: str) -> JobSpec:
     """Evaluate ``zone`` at ``when`` (a soak end)."""
-    return JobSpec(f"wake:{farm_id}:{key}", DateTrigger(run_date=when), [zone], 3600, True)
+    return JobSpec(f"wake:{farm_id}:{key}", DateTrigger(run_date=when), [zone], 3600, kept=True)
 
 
 class ControllerScheduler:
